@@ -1,0 +1,21 @@
+// The implemented API: every group's handlers plus API-level middleware.
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as Layer from "effect/Layer"
+import { BorealisApi } from "./Api.ts"
+import { HealthLive } from "./health/Http.ts"
+import { ApiErrorsLive } from "./middleware.ts"
+
+export const ApiLive = HttpApiBuilder.api(BorealisApi).pipe(
+  Layer.provide([HealthLive]),
+  Layer.provide(ApiErrorsLive)
+)
+
+/** OpenAPI document of {@link BorealisApi}, served at GET /api/openapi.json. */
+export const OpenApiLive = HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" })
+
+/** What the listener needs to build the app: the API, its router and middleware registries. */
+export const HttpAppLive = Layer.mergeAll(OpenApiLive, ApiErrorsLive).pipe(
+  Layer.provideMerge(ApiLive),
+  Layer.provideMerge(HttpApiBuilder.Router.Live),
+  Layer.provideMerge(HttpApiBuilder.Middleware.layer)
+)

@@ -1,0 +1,126 @@
+// Cross-cutting HTTP behaviour: error bodies that need headers, CORS exactly as Flask-CORS, request
+// logging with a request id. spec: config-bootstrap-tests.md §3.3
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { randomUUID } from "node:crypto"
+import { RateLimited, ServiceUnavailable } from "../services/errors.ts"
+
+/** `Retry-After` is whole seconds, at least 1 (spec: auth-enrollment.md §1.1). */
+export const retryAfterHeader = (seconds: number): string => String(Math.max(1, Math.ceil(seconds)))
+
+export const rateLimitedResponse = (error: RateLimited) =>
+  HttpServerResponse.unsafeJson(
+    { error: error.error, retry_after: error.retry_after, ...(error.detail === undefined ? {} : { detail: error.detail }) },
+    { status: 429, headers: { "retry-after": retryAfterHeader(error.retry_after) } }
+  )
+
+export const unavailableResponse = (error: ServiceUnavailable) =>
+  HttpServerResponse.unsafeJson(
+    { error: error.error, retry_after: error.retry_after },
+    { status: 503, headers: { "retry-after": retryAfterHeader(error.retry_after) } }
+  )
+
+const isStorageDefect = (defect: unknown): boolean =>
+  typeof defect === "object" && defect !== null && (defect as { _tag?: unknown })._tag === "SqlError"
+
+/**
+ * Inside the API (before errors are encoded): 429/503 get their `Retry-After` header; a failing or
+ * busy database becomes 503 (never a 401 that would make an agent drop its credentials); any other
+ * defect is logged and answered 500 `{"error":"internal_error"}`.
+ */
+export const ApiErrorsLive = HttpApiBuilder.middleware((app) =>
+  app.pipe(
+    Effect.catchAll((error: unknown) => {
+      if (error instanceof RateLimited) return Effect.succeed(rateLimitedResponse(error))
+      if (error instanceof ServiceUnavailable) return Effect.succeed(unavailableResponse(error))
+      return Effect.fail(error)
+    }),
+    Effect.catchAllCause((cause) => {
+      if (Cause.isInterruptedOnly(cause) || Cause.isFailType(cause) || !Cause.isDie(cause)) return Effect.failCause(cause)
+      const defect = Option.getOrUndefined(Cause.dieOption(cause))
+      if (isStorageDefect(defect)) {
+        return Effect.as(
+          Effect.logWarning("http-storage-unavailable", cause),
+          unavailableResponse(ServiceUnavailable.storage())
+        )
+      }
+      return Effect.as(
+        Effect.logError("http-internal-error", cause),
+        HttpServerResponse.unsafeJson({ error: "internal_error" }, { status: 500 })
+      )
+    })
+  ) as typeof app)
+
+export const ALL_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+
+/**
+ * Flask-CORS with `supports_credentials=True`: an allowed request `Origin` is echoed (with `*` every
+ * origin is allowed), with credentials and `Vary: Origin`; preflights are answered directly.
+ */
+export const cors = (allowedOrigins: ReadonlyArray<string>) => {
+  const any = allowedOrigins.includes("*")
+  const allowed = (origin: string) => any || allowedOrigins.includes(origin)
+  return HttpMiddleware.make((app) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const origin = request.headers["origin"]
+      if (origin === undefined || !allowed(origin)) return yield* app
+      const headers: Record<string, string> = {
+        "access-control-allow-origin": origin,
+        "access-control-allow-credentials": "true",
+        vary: "Origin"
+      }
+      const requestedMethod = request.headers["access-control-request-method"]
+      if (request.method === "OPTIONS" && requestedMethod !== undefined) {
+        const requestedHeaders = request.headers["access-control-request-headers"]
+        return HttpServerResponse.empty({
+          status: 200,
+          headers: {
+            ...headers,
+            "access-control-allow-methods": ALL_METHODS,
+            ...(requestedHeaders === undefined ? {} : { "access-control-allow-headers": requestedHeaders })
+          }
+        })
+      }
+      const response = yield* app
+      return HttpServerResponse.setHeaders(response, headers)
+    })
+  )
+}
+
+const sanitiseRequestId = (value: string | undefined): string | undefined =>
+  value !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined
+
+/**
+ * One log line per request — method, path, status, duration, request id — and the id echoed in
+ * `X-Request-Id` (a sane client-supplied one is kept). Handler logs carry the same id.
+ */
+export const requestLog = HttpMiddleware.make((app) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const requestId = sanitiseRequestId(request.headers["x-request-id"]) ?? randomUUID()
+    const started = performance.now()
+    const path = request.url.split("?")[0] ?? request.url
+    const respond = (status: number) =>
+      Effect.logInfo("http-request").pipe(
+        Effect.annotateLogs({
+          method: request.method,
+          path,
+          status,
+          duration_ms: Math.round((performance.now() - started) * 100) / 100
+        })
+      )
+    return yield* app.pipe(
+      Effect.tap((response) => respond(response.status)),
+      Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : respond(500))),
+      Effect.map((response) => HttpServerResponse.setHeader(response, "x-request-id", requestId)),
+      Effect.annotateLogs({ request_id: requestId }),
+      Effect.withSpan("http.request", { attributes: { "http.method": request.method, "http.route": path } })
+    )
+  })
+)

@@ -1,0 +1,60 @@
+// The composed Engine, built in the spec's bootstrap order (config-bootstrap-tests.md §3.2):
+// config → logging (`bootstrap-started`) → TLS and keys (`tls-material-ready`) → database →
+// migrations and default admin → services → Socket.IO → HTTP listener → `bootstrap-complete`.
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { HttpAppLive } from "../http/Http.ts"
+import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
+import { EngineConfig } from "./Config.ts"
+import type { ConfigInvalid } from "./configParse.ts"
+import { HttpListener, HttpServerLive, SocketIoLive } from "./HttpServer.ts"
+import { LoggingLive } from "./Logging.ts"
+import { MigrationsLive } from "./Migrations.ts"
+import { SqlLive } from "./Sql.ts"
+
+const BootstrapStarted = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const config = yield* EngineConfig
+    yield* Effect.logInfo("bootstrap-started")
+    // Runs after every layer built on top of this one has closed: servers, fibers, database.
+    yield* Effect.addFinalizer(() => Effect.logInfo("shutdown-complete"))
+    for (const w of config.warnings) {
+      yield* Effect.logWarning("config-fallback").pipe(
+        Effect.annotateLogs({ variable: w.variable, value: w.value, reason: w.message })
+      )
+    }
+    if (config.secretKeyIsDefault) {
+      yield* Effect.logWarning(
+        "SECURITY: BOREALIS_FLASK_SECRET_KEY is the default 'change-me'; anyone can forge operator sessions. Set a long random value."
+      )
+    }
+  })
+)
+
+const BootstrapComplete = Layer.effectDiscard(
+  Effect.flatMap(HttpListener, (listener) =>
+    Effect.logInfo("bootstrap-complete").pipe(Effect.annotateLogs({ url: listener.url }))
+  )
+)
+
+/** The whole Engine on a given configuration layer (the process uses the environment's). */
+export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
+  const foundation = MigrationsLive.pipe(
+    Layer.provideMerge(SqlLive),
+    Layer.provideMerge(KeyMaterial.Live),
+    Layer.provideMerge(BootstrapStarted),
+    Layer.provideMerge(LoggingLive),
+    Layer.provideMerge(config)
+  )
+  const serving = BootstrapComplete.pipe(
+    Layer.provideMerge(HttpServerLive),
+    Layer.provide(HttpAppLive),
+    Layer.provideMerge(SocketIoLive),
+    Layer.provide(NodeHttpServer.layerContext)
+  )
+  return serving.pipe(Layer.provideMerge(foundation))
+}
+
+export const AppLive = makeAppLayer(EngineConfig.fromEnv())
+export type AppError = ConfigInvalid

@@ -1,0 +1,174 @@
+// The Engine's log: `<root>/Logs/Server/engine.log`, rotated at local midnight, 30 files kept, mirrored to
+// stderr. spec: config-bootstrap-tests.md §2
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FiberRefs from "effect/FiberRefs"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as List from "effect/List"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
+import { createStream, type RotatingFileStream } from "rotating-file-stream"
+import * as path from "node:path"
+import { EngineConfig } from "./Config.ts"
+import type { LogFormat } from "./configParse.ts"
+
+export const LOG_FILE_NAME = "engine.log"
+export const KEPT_ROTATIONS = 30
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0")
+
+/** Python's default `asctime`: local time, `YYYY-MM-DD HH:MM:SS,mmm`. */
+export const formatAsctime = (d: Date): string =>
+  `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+  `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())},${pad(d.getMilliseconds(), 3)}`
+
+/** Rotated files carry the day they cover, as `TimedRotatingFileHandler` names them. */
+export const rotatedFileName = (day: Date): string =>
+  `${LOG_FILE_NAME}.${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`
+
+export interface LogRecord {
+  readonly date: Date
+  readonly level: LogLevel.LogLevel
+  readonly message: string
+  readonly annotations: ReadonlyArray<readonly [string, unknown]>
+  readonly spans: ReadonlyArray<string>
+  readonly cause: string | undefined
+}
+
+const renderValue = (value: unknown): string => {
+  if (typeof value === "string") return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value)
+  return JSON.stringify(value) ?? String(value)
+}
+
+const renderMessage = (message: unknown): string => {
+  const parts = Array.isArray(message) ? message : [message]
+  return parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p) ?? String(p))).join(" ")
+}
+
+/**
+ * `2025-10-22 14:03:01,123-engine-<message>`, then (only when present) ` level=<LEVEL>` for anything but
+ * INFO, annotations as ` key=value`, the span path as ` span=a>b`, and a failure's cause as ` cause="…"`.
+ */
+export const formatTextLine = (r: LogRecord): string => {
+  let line = `${formatAsctime(r.date)}-engine-${r.message}`
+  if (r.level._tag !== "Info") line += ` level=${r.level.label}`
+  for (const [key, value] of r.annotations) line += ` ${key}=${renderValue(value)}`
+  if (r.spans.length > 0) line += ` span=${r.spans.join(">")}`
+  if (r.cause !== undefined) line += ` cause=${JSON.stringify(r.cause)}`
+  return line
+}
+
+/** One JSON object per line, for log shippers (`BOREALIS_LOG_FORMAT=json`). */
+export const formatJsonLine = (r: LogRecord): string =>
+  JSON.stringify({
+    time: r.date.toISOString(),
+    level: r.level.label,
+    service: "engine",
+    message: r.message,
+    ...(r.annotations.length > 0 ? { annotations: Object.fromEntries(r.annotations) } : {}),
+    ...(r.spans.length > 0 ? { spans: r.spans } : {}),
+    ...(r.cause !== undefined ? { cause: r.cause } : {})
+  })
+
+const currentSpanPath = (refs: FiberRefs.FiberRefs): ReadonlyArray<string> => {
+  const ctx = FiberRefs.getOrDefault(refs, FiberRef.currentContext)
+  const names: Array<string> = []
+  let span: Option.Option<Tracer.AnySpan> = Context.getOption(ctx, Tracer.ParentSpan)
+  while (Option.isSome(span)) {
+    const s: Tracer.AnySpan = span.value
+    if (s._tag === "Span") {
+      names.unshift(s.name)
+      span = s.parent
+    } else {
+      break
+    }
+  }
+  return names
+}
+
+/** Build a record from what Effect hands a logger. */
+export const toLogRecord = (options: Logger.Logger.Options<unknown>): LogRecord => ({
+  date: options.date,
+  level: options.logLevel,
+  message: renderMessage(options.message),
+  annotations: Array.from(HashMap.toEntries(options.annotations)),
+  spans: [
+    ...currentSpanPath(options.context),
+    ...List.toArray(options.spans).reverse().map((s) => s.label)
+  ],
+  cause: Cause.isEmpty(options.cause) ? undefined : Cause.pretty(options.cause, { renderErrorCause: true })
+})
+
+export const makeLineLogger = (format: LogFormat, write: (line: string) => void): Logger.Logger<unknown, void> => {
+  const render = format === "json" ? formatJsonLine : formatTextLine
+  return Logger.make((options) => write(render(toLogRecord(options)) + "\n"))
+}
+
+export interface RotatingLogOptions {
+  /** Clock consulted for rotation (tests inject one); real time otherwise. */
+  readonly now?: () => Date
+}
+
+/** A midnight-rotating stream for `<dir>/engine.log`, keeping {@link KEPT_ROTATIONS} old files. */
+export const openRotatingLog = (dir: string, options: RotatingLogOptions = {}): RotatingFileStream => {
+  const stream = createStream(
+    (time) => (time === null || typeof time === "number" ? LOG_FILE_NAME : rotatedFileName(time)),
+    {
+      path: dir + path.sep,
+      interval: "1d",
+      intervalBoundary: true,
+      maxFiles: KEPT_ROTATIONS,
+      history: `${LOG_FILE_NAME}.history`,
+      encoding: "utf8"
+    }
+  )
+  if (options.now !== undefined) {
+    // rotating-file-stream reads the time only through this method; it is the library's clock seam.
+    ;(stream as unknown as { now: () => Date }).now = options.now
+  }
+  return stream
+}
+
+const endStream = (stream: RotatingFileStream) =>
+  Effect.async<void>((resume) => {
+    if (stream.writableFinished || stream.destroyed) return resume(Effect.void)
+    stream.once("error", () => resume(Effect.void))
+    stream.end(() => resume(Effect.void))
+  })
+
+/**
+ * Replace Effect's default logger with the Engine's: file (rotating) + stderr, text or JSON lines,
+ * INFO by default and DEBUG when `BOREALIS_DEBUG` is on. The file is flushed when the scope closes.
+ */
+export const LoggingLive: Layer.Layer<never, never, EngineConfig> = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const config = yield* EngineConfig
+    const stream = yield* Effect.acquireRelease(
+      Effect.sync(() => openRotatingLog(config.logsRoot)),
+      endStream
+    )
+    stream.on("error", (error) => process.stderr.write(`log file error: ${String(error)}\n`))
+    stream.on("warning", (error) => process.stderr.write(`log file warning: ${String(error)}\n`))
+    const logger = makeLineLogger(config.logFormat, (line) => {
+      if (stream.writable) stream.write(line)
+      process.stderr.write(line)
+    })
+    return Layer.merge(
+      Logger.replace(Logger.defaultLogger, logger),
+      Logger.minimumLogLevel(config.debug ? LogLevel.Debug : LogLevel.Info)
+    )
+  })
+)
+
+/** Logging for tests and tools: the same line format, to stderr only. */
+export const StderrLogging = (format: LogFormat = "text", level: LogLevel.LogLevel = LogLevel.Info) =>
+  Layer.merge(
+    Logger.replace(Logger.defaultLogger, makeLineLogger(format, (line) => process.stderr.write(line))),
+    Logger.minimumLogLevel(level)
+  )

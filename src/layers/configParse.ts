@@ -1,0 +1,381 @@
+// Pure parsing of the Engine's environment variables, with the original's exact rules.
+// spec: config-bootstrap-tests.md §1.2–§1.4, §7
+import * as Schema from "effect/Schema"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as path from "node:path"
+
+/** What the parser may ask of the file system (injected so the rules stay testable). */
+export interface PathProbe {
+  readonly cwd: string
+  readonly home: string
+  readonly isDirectory: (p: string) => boolean
+  readonly isFile: (p: string) => boolean
+  /** Resolve symlinks of the longest existing prefix (Python's non-strict `Path.resolve`). */
+  readonly realpath: (p: string) => string
+}
+
+export interface ConfigWarning {
+  readonly variable: string
+  readonly value: string
+  readonly message: string
+}
+
+export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
+  variable: Schema.String,
+  value: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.variable}=${JSON.stringify(this.value)} cannot be used: ${this.reason}`
+  }
+}
+
+export const LogFormat = Schema.Literal("text", "json")
+export type LogFormat = typeof LogFormat.Type
+
+export const TlsMinVersion = Schema.Literal("TLSv1.2", "TLSv1.3")
+
+/** The decoded, typed configuration every layer reads. */
+export const EngineSettings = Schema.Struct({
+  projectRoot: Schema.String,
+  runtimeRoot: Schema.String,
+  certificatesRoot: Schema.String,
+  serverCertRoot: Schema.String,
+  agentCertRoot: Schema.String,
+  logsRoot: Schema.String,
+  assembliesRoot: Schema.String,
+  databasePath: Schema.String,
+  applyMigrations: Schema.Boolean,
+  staticRoot: Schema.String,
+  corsAllowedOrigins: Schema.Array(Schema.String).pipe(Schema.minItems(1)),
+  secretKey: Schema.Redacted(Schema.String),
+  secretKeyIsDefault: Schema.Boolean,
+  debug: Schema.Boolean,
+  host: Schema.String,
+  port: Schema.Int.pipe(Schema.between(0, 65535)),
+  logFormat: LogFormat,
+  tls: Schema.Struct({
+    enabled: Schema.Boolean,
+    extraNames: Schema.Array(Schema.String),
+    minVersion: TlsMinVersion,
+    certFile: Schema.OptionFromUndefinedOr(Schema.String),
+    keyFile: Schema.OptionFromUndefinedOr(Schema.String),
+    bundleFile: Schema.OptionFromUndefinedOr(Schema.String)
+  }),
+  publicBaseUrl: Schema.OptionFromUndefinedOr(Schema.String),
+  mfaIssuer: Schema.String,
+  jobHistoryDays: Schema.Int.pipe(Schema.positive()),
+  socket: Schema.Struct({
+    allowAnonymous: Schema.Boolean,
+    maxBufferBytes: Schema.Int.pipe(Schema.positive())
+  }),
+  maxBodyBytes: Schema.Int.pipe(Schema.positive()),
+  legacyBridge: Schema.Boolean,
+  github: Schema.Struct({
+    repo: Schema.String,
+    branch: Schema.String,
+    refreshIntervalSeconds: Schema.Int.pipe(Schema.between(30, 3600)),
+    cacheRoot: Schema.String
+  })
+})
+export type EngineSettings = typeof EngineSettings.Type
+
+export interface ParsedEnvironment {
+  readonly settings: EngineSettings
+  readonly warnings: ReadonlyArray<ConfigWarning>
+}
+
+export const DEFAULT_SECRET_KEY = "change-me"
+export const DEFAULT_PORT = 5000
+const TRUE_VALUES = new Set(["1", "true", "yes", "on"])
+const FALSE_VALUES = new Set(["0", "false", "no", "off", ""])
+
+/**
+ * Static-root candidates relative to the project root, in order. The union of the later generations'
+ * lists (ENV-11, ENV-P3 and the variant the newest tests assert), so every §6.1 case resolves.
+ */
+export const STATIC_ROOT_CANDIDATES: ReadonlyArray<string> = [
+  "Engine/web-interface/build",
+  "Engine/web-interface/dist",
+  "Engine/web-interface",
+  "Data/Engine/web-interface/build",
+  "Data/Engine/web-interface",
+  "Data/Engine/WebUI/build",
+  "Data/Engine/WebUI",
+  "Server/web-interface/build",
+  "Server/web-interface",
+  "Server/WebUI/build",
+  "Server/WebUI",
+  "Data/Server/web-interface/build",
+  "Data/Server/web-interface",
+  "Data/Server/WebUI/build",
+  "Data/Server/WebUI",
+  "Data/WebUI/build",
+  "Data/WebUI"
+]
+
+/** Python's `Path(value).expanduser().resolve()`. */
+export const resolvePath = (value: string, probe: PathProbe): string => {
+  const expanded = value === "~" ? probe.home : value.startsWith("~/") ? path.join(probe.home, value.slice(2)) : value
+  return probe.realpath(path.resolve(probe.cwd, expanded))
+}
+
+/** Python `int(value)`: surrounding whitespace, a sign and digit-group underscores are accepted. */
+export const parsePythonInt = (raw: string): number | undefined => {
+  const trimmed = raw.trim()
+  if (!/^[+-]?\d+(?:_\d+)*$/.test(trimmed)) return undefined
+  const n = Number(trimmed.replaceAll("_", ""))
+  return Number.isSafeInteger(n) ? n : undefined
+}
+
+/** The original's boolean rule: lowercased, not trimmed, true only for 1/true/yes/on. */
+export const parseFlag = (raw: string): boolean => TRUE_VALUES.has(raw.toLowerCase())
+
+/** CORS origin list shared by HTTP and Socket.IO. */
+export const parseCorsOrigins = (raw: string | undefined): ReadonlyArray<string> => {
+  if (raw === undefined || raw === "") return ["*"]
+  const parts = raw.split(",").map((p) => p.trim()).filter((p) => p.length > 0)
+  return parts.length > 0 ? parts : ["*"]
+}
+
+/** ENV-NORM: an override naming `<repo>/Data` or `<repo>/Data/Engine` means the repository root. */
+export const normaliseProjectRoot = (resolved: string): string => {
+  const base = path.basename(resolved).toLowerCase()
+  const parent = path.dirname(resolved)
+  if (base === "data") return parent
+  if (base === "engine" && path.basename(parent).toLowerCase() === "data") return path.dirname(parent)
+  return resolved
+}
+
+const looksCompiled = (dir: string, probe: PathProbe): boolean => {
+  if (!probe.isFile(path.join(dir, "index.html"))) return false
+  return (
+    probe.isDirectory(path.join(dir, "assets")) ||
+    probe.isFile(path.join(dir, "manifest.json")) ||
+    probe.isFile(path.join(dir, ".vite", "manifest.json")) ||
+    (!probe.isDirectory(path.join(dir, "src")) && !probe.isFile(path.join(dir, "package.json")))
+  )
+}
+
+/** First compiled candidate, else the first existing one, else the first candidate (the app still starts). */
+export const discoverStaticRoot = (projectRoot: string, probe: PathProbe): string => {
+  const candidates = STATIC_ROOT_CANDIDATES.map((c) => path.join(projectRoot, c))
+  const existing = candidates.filter((c) => probe.isDirectory(c))
+  const compiled = existing.find((c) => looksCompiled(c, probe))
+  return probe.realpath(compiled ?? existing[0] ?? candidates[0]!)
+}
+
+const isIp = (value: string): boolean =>
+  /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(value) ||
+  (value.includes(":") && /^[0-9a-fA-F:.]+$/.test(value))
+
+const isDnsName = (value: string): boolean =>
+  value.length <= 253 &&
+  value.split(".").every((label) => /^(\*|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$/.test(label))
+
+/**
+ * Parse the environment. Fallbacks the original applies silently are applied the same way and
+ * reported as warnings; values that cannot be used at all fail with `ConfigInvalid`.
+ */
+export const parseEnvironment = (
+  env: Readonly<Record<string, string | undefined>>,
+  options: { readonly defaultProjectRoot: string; readonly probe: PathProbe }
+): Either.Either<ParsedEnvironment, ConfigInvalid> => {
+  const { probe } = options
+  const warnings: Array<ConfigWarning> = []
+  const warn = (variable: string, value: string, message: string) => warnings.push({ variable, value, message })
+  const nonEmpty = (name: string): string | undefined => {
+    const v = env[name]
+    return v === undefined || v === "" ? undefined : v
+  }
+  const firstNonEmpty = (...names: ReadonlyArray<string>): string | undefined => {
+    for (const name of names) {
+      const v = nonEmpty(name)
+      if (v !== undefined) return v
+    }
+    return undefined
+  }
+  const flag = (name: string, fallback: string): boolean => {
+    const raw = env[name] ?? fallback
+    const value = parseFlag(raw)
+    if (!value && !FALSE_VALUES.has(raw.toLowerCase())) {
+      warn(name, raw, "not one of 1/true/yes/on (case-insensitive, untrimmed); treated as false")
+    }
+    return value
+  }
+  const positiveInt = (name: string, fallback: number): number | ConfigInvalid => {
+    const raw = nonEmpty(name)
+    if (raw === undefined) return fallback
+    const n = parsePythonInt(raw)
+    if (n === undefined || n <= 0) {
+      return new ConfigInvalid({ variable: name, value: raw, reason: "expected a positive integer" })
+    }
+    return n
+  }
+
+  const rootOverride = nonEmpty("BOREALIS_ROOT")
+  const projectRoot = rootOverride !== undefined
+    ? normaliseProjectRoot(resolvePath(rootOverride, probe))
+    : probe.realpath(options.defaultProjectRoot)
+  // runtime.py reads its own root variable; defaulting it to the resolved BOREALIS_ROOT keeps one
+  // variable enough to relocate everything (the original would still write under the checkout).
+  const runtimeProjectRootRaw = nonEmpty("BOREALIS_PROJECT_ROOT")
+  const runtimeProjectRoot = runtimeProjectRootRaw !== undefined ? resolvePath(runtimeProjectRootRaw, probe) : projectRoot
+  const runtimeRootRaw = firstNonEmpty("BOREALIS_ENGINE_ROOT", "BOREALIS_SERVER_ROOT")
+  const runtimeRoot = runtimeRootRaw !== undefined ? resolvePath(runtimeRootRaw, probe) : path.join(runtimeProjectRoot, "Engine")
+  const certsRaw = firstNonEmpty("BOREALIS_CERTIFICATES_ROOT", "BOREALIS_CERT_ROOT")
+  const certificatesRoot = certsRaw !== undefined ? resolvePath(certsRaw, probe) : path.join(runtimeProjectRoot, "Certificates")
+  const serverCertRaw = nonEmpty("BOREALIS_SERVER_CERT_ROOT")
+  const agentCertRaw = nonEmpty("BOREALIS_AGENT_CERT_ROOT")
+
+  const databaseRaw = nonEmpty("BOREALIS_DATABASE_PATH")
+  const staticRaw = nonEmpty("BOREALIS_STATIC_ROOT")
+
+  const secretKey = env["BOREALIS_FLASK_SECRET_KEY"] ?? DEFAULT_SECRET_KEY
+  if (secretKey === "") {
+    return Either.left(new ConfigInvalid({
+      variable: "BOREALIS_FLASK_SECRET_KEY",
+      value: "",
+      reason: "an empty secret would let anyone forge operator sessions; set a long random value or unset it"
+    }))
+  }
+
+  const portRaw = env["BOREALIS_PORT"]
+  let port = DEFAULT_PORT
+  if (portRaw !== undefined) {
+    const parsed = parsePythonInt(portRaw)
+    if (parsed === undefined) {
+      warn("BOREALIS_PORT", portRaw, `not an integer; falling back to ${DEFAULT_PORT}`)
+    } else if (parsed < 0 || parsed > 65535) {
+      return Either.left(new ConfigInvalid({ variable: "BOREALIS_PORT", value: portRaw, reason: "not a TCP port (0-65535)" }))
+    } else {
+      port = parsed
+    }
+  }
+
+  const host = env["BOREALIS_HOST"] ?? "127.0.0.1"
+  if (host === "") warn("BOREALIS_HOST", host, "empty; listening on every interface")
+
+  const logFormatRaw = nonEmpty("BOREALIS_LOG_FORMAT") ?? "text"
+  const logFormat = logFormatRaw.trim().toLowerCase()
+  if (logFormat !== "text" && logFormat !== "json") {
+    return Either.left(new ConfigInvalid({ variable: "BOREALIS_LOG_FORMAT", value: logFormatRaw, reason: "expected text or json" }))
+  }
+
+  const extraNames: Array<string> = []
+  for (const name of (nonEmpty("BOREALIS_TLS_SANS") ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    if (!isIp(name) && !isDnsName(name)) {
+      return Either.left(new ConfigInvalid({ variable: "BOREALIS_TLS_SANS", value: name, reason: "not a DNS name or IP address" }))
+    }
+    extraNames.push(name)
+  }
+  const tlsMinRaw = nonEmpty("BOREALIS_TLS_MIN_VERSION") ?? "TLSv1.2"
+  const tlsMin = tlsMinRaw === "1.2" ? "TLSv1.2" : tlsMinRaw === "1.3" ? "TLSv1.3" : tlsMinRaw
+  if (tlsMin !== "TLSv1.2" && tlsMin !== "TLSv1.3") {
+    return Either.left(new ConfigInvalid({ variable: "BOREALIS_TLS_MIN_VERSION", value: tlsMinRaw, reason: "expected TLSv1.2 or TLSv1.3" }))
+  }
+  const certFileRaw = nonEmpty("BOREALIS_TLS_CERT")
+  const keyFileRaw = nonEmpty("BOREALIS_TLS_KEY")
+  if ((certFileRaw === undefined) !== (keyFileRaw === undefined)) {
+    const [variable, value] = certFileRaw === undefined ? ["BOREALIS_TLS_KEY", keyFileRaw!] : ["BOREALIS_TLS_CERT", certFileRaw]
+    return Either.left(new ConfigInvalid({ variable, value, reason: "BOREALIS_TLS_CERT and BOREALIS_TLS_KEY must be set together" }))
+  }
+  const certFile = certFileRaw === undefined ? undefined : resolvePath(certFileRaw, probe)
+  const keyFile = keyFileRaw === undefined ? undefined : resolvePath(keyFileRaw, probe)
+  for (const [variable, file] of [["BOREALIS_TLS_CERT", certFile], ["BOREALIS_TLS_KEY", keyFile]] as const) {
+    if (file !== undefined && !probe.isFile(file)) {
+      return Either.left(new ConfigInvalid({ variable, value: file, reason: "file does not exist" }))
+    }
+  }
+  const bundleRaw = nonEmpty("BOREALIS_TLS_BUNDLE")
+
+  const publicBaseRaw = nonEmpty("BOREALIS_PUBLIC_BASE_URL")
+  let publicBaseUrl: string | undefined
+  if (publicBaseRaw !== undefined) {
+    let url: URL | undefined
+    try {
+      url = new URL(publicBaseRaw)
+    } catch {
+      url = undefined
+    }
+    if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
+      return Either.left(new ConfigInvalid({ variable: "BOREALIS_PUBLIC_BASE_URL", value: publicBaseRaw, reason: "expected an absolute http(s) URL" }))
+    }
+    publicBaseUrl = url.origin + url.pathname.replace(/\/+$/, "")
+  }
+
+  let refresh = 60
+  const refreshRaw = nonEmpty("BOREALIS_REPO_HASH_REFRESH")
+  if (refreshRaw !== undefined) {
+    const parsed = parsePythonInt(refreshRaw)
+    if (parsed === undefined) warn("BOREALIS_REPO_HASH_REFRESH", refreshRaw, "not an integer; using 60")
+    else {
+      refresh = Math.min(3600, Math.max(30, parsed))
+      if (refresh !== parsed) warn("BOREALIS_REPO_HASH_REFRESH", refreshRaw, `clamped to ${refresh}`)
+    }
+  }
+
+  let jobHistoryDays = 30
+  const historyRaw = nonEmpty("BOREALIS_JOB_HISTORY_DAYS")
+  if (historyRaw !== undefined) {
+    const parsed = parsePythonInt(historyRaw)
+    if (parsed === undefined || parsed < 1) warn("BOREALIS_JOB_HISTORY_DAYS", historyRaw, "not a positive integer; using 30")
+    else jobHistoryDays = parsed
+  }
+
+  const socketMax = positiveInt("BOREALIS_SOCKET_MAX_BUFFER_BYTES", 25 * 1024 * 1024)
+  if (socketMax instanceof ConfigInvalid) return Either.left(socketMax)
+  const maxBody = positiveInt("BOREALIS_MAX_BODY_BYTES", 10 * 1024 * 1024)
+  if (maxBody instanceof ConfigInvalid) return Either.left(maxBody)
+
+  const mfaIssuer = nonEmpty("BOREALIS_MFA_ISSUER") ?? "Borealis"
+  const bridgeRaw = env["BOREALIS_ENGINE_ENABLE_LEGACY_BRIDGE"] ?? "1"
+
+  const cacheRaw = nonEmpty("BOREALIS_CACHE_DIR")
+  const raw = {
+    projectRoot,
+    runtimeRoot,
+    certificatesRoot,
+    serverCertRoot: serverCertRaw !== undefined ? resolvePath(serverCertRaw, probe) : path.join(certificatesRoot, "Server"),
+    agentCertRoot: agentCertRaw !== undefined ? resolvePath(agentCertRaw, probe) : path.join(certificatesRoot, "Agent"),
+    logsRoot: path.join(projectRoot, "Logs", "Server"),
+    assembliesRoot: path.join(projectRoot, "Assemblies"),
+    databasePath: databaseRaw !== undefined ? resolvePath(databaseRaw, probe) : path.join(projectRoot, "database.db"),
+    applyMigrations: flag("BOREALIS_ENGINE_AUTO_MIGRATE", "true"),
+    staticRoot: staticRaw !== undefined ? resolvePath(staticRaw, probe) : discoverStaticRoot(projectRoot, probe),
+    corsAllowedOrigins: parseCorsOrigins(env["BOREALIS_CORS_ALLOWED_ORIGINS"]),
+    secretKey,
+    secretKeyIsDefault: secretKey === DEFAULT_SECRET_KEY,
+    debug: flag("BOREALIS_DEBUG", "false"),
+    host,
+    port,
+    logFormat,
+    tls: {
+      enabled: flag("BOREALIS_TLS_ENABLED", "true"),
+      extraNames,
+      minVersion: tlsMin,
+      certFile,
+      keyFile,
+      bundleFile: bundleRaw !== undefined ? resolvePath(bundleRaw, probe) : undefined
+    },
+    publicBaseUrl,
+    mfaIssuer,
+    jobHistoryDays,
+    socket: { allowAnonymous: flag("BOREALIS_SOCKET_ALLOW_ANONYMOUS", "false"), maxBufferBytes: socketMax },
+    maxBodyBytes: maxBody,
+    legacyBridge: TRUE_VALUES.has(bridgeRaw.trim().toLowerCase()),
+    github: {
+      repo: env["BOREALIS_REPO"] ?? "bunny-lab-io/Borealis",
+      branch: env["BOREALIS_REPO_BRANCH"] ?? "main",
+      refreshIntervalSeconds: refresh,
+      cacheRoot: cacheRaw !== undefined ? resolvePath(cacheRaw, probe) : path.join(projectRoot, "Data", "Engine", "cache")
+    }
+  }
+  return Schema.decodeUnknownEither(EngineSettings)(raw).pipe(
+    Either.mapLeft((error) =>
+      new ConfigInvalid({ variable: "(configuration)", value: "", reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+    ),
+    Either.map((settings) => ({ settings, warnings }))
+  )
+}
