@@ -38,6 +38,15 @@ const BootstrapComplete = Layer.effectDiscard(
   )
 )
 
+/**
+ * Capability services (each an `Effect.Service` with its own repository). They may use the database,
+ * keys, config and logging from the foundation; HTTP groups and Socket.IO handlers call them.
+ */
+const ServicesLive = Layer.empty
+
+/** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */
+const FibersLive = Layer.empty
+
 /** The whole Engine on a given configuration layer (the process uses the environment's). */
 export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
   const foundation = MigrationsLive.pipe(
@@ -53,7 +62,11 @@ export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
     Layer.provideMerge(SocketIoLive),
     Layer.provide(NodeHttpServer.layerContext)
   )
-  return serving.pipe(Layer.provideMerge(foundation))
+  return serving.pipe(
+    Layer.provideMerge(FibersLive),
+    Layer.provideMerge(ServicesLive),
+    Layer.provideMerge(foundation)
+  )
 }
 
 export const AppLive = makeAppLayer(EngineConfig.fromEnv())

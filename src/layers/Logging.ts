@@ -157,7 +157,7 @@ export const LoggingLive: Layer.Layer<never, never, EngineConfig> = Layer.unwrap
     stream.on("warning", (error) => process.stderr.write(`log file warning: ${String(error)}\n`))
     const logger = makeLineLogger(config.logFormat, (line) => {
       if (stream.writable) stream.write(line)
-      process.stderr.write(line)
+      if (config.logToStderr) process.stderr.write(line)
     })
     return Layer.merge(
       Logger.replace(Logger.defaultLogger, logger),

@@ -55,6 +55,7 @@ export const EngineSettings = Schema.Struct({
   host: Schema.String,
   port: Schema.Int.pipe(Schema.between(0, 65535)),
   logFormat: LogFormat,
+  logToStderr: Schema.Boolean,
   tls: Schema.Struct({
     enabled: Schema.Boolean,
     extraNames: Schema.Array(Schema.String),
@@ -351,6 +352,7 @@ export const parseEnvironment = (
     host,
     port,
     logFormat,
+    logToStderr: flag("BOREALIS_LOG_STDERR", "true"),
     tls: {
       enabled: flag("BOREALIS_TLS_ENABLED", "true"),
       extraNames,
