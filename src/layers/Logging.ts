@@ -113,6 +113,8 @@ export const makeLineLogger = (format: LogFormat, write: (line: string) => void)
 export interface RotatingLogOptions {
   /** Clock consulted for rotation (tests inject one); real time otherwise. */
   readonly now?: () => Date
+  /** Longest real wait before the stream re-reads its clock (lets an injected clock jump ahead). */
+  readonly recheckMs?: number
 }
 
 /** A midnight-rotating stream for `<dir>/engine.log`, keeping {@link KEPT_ROTATIONS} old files. */
@@ -128,10 +130,11 @@ export const openRotatingLog = (dir: string, options: RotatingLogOptions = {}): 
       encoding: "utf8"
     }
   )
-  if (options.now !== undefined) {
-    // rotating-file-stream reads the time only through this method; it is the library's clock seam.
-    ;(stream as unknown as { now: () => Date }).now = options.now
-  }
+  // rotating-file-stream reads the time only through `now()` and never waits longer than
+  // `maxTimeout` before reading it again: the library's own clock seam.
+  const seam = stream as unknown as { now: () => Date; maxTimeout: number }
+  if (options.now !== undefined) seam.now = options.now
+  if (options.recheckMs !== undefined) seam.maxTimeout = options.recheckMs
   return stream
 }
 
