@@ -2,11 +2,14 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Layer from "effect/Layer"
 import { BorealisApi } from "./Api.ts"
+import { AuthLive } from "./auth/Http.ts"
+import { AuthMiddlewareLive } from "./auth/Middleware.ts"
 import { HealthLive } from "./health/Http.ts"
 import { ApiErrorsLive } from "./middleware.ts"
 
 export const ApiLive = HttpApiBuilder.api(BorealisApi).pipe(
-  Layer.provide([HealthLive]),
+  Layer.provide([HealthLive, AuthLive]),
+  Layer.provide(AuthMiddlewareLive),
   Layer.provide(ApiErrorsLive)
 )
 

@@ -5,7 +5,9 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "../http/Http.ts"
+import { Audit } from "../services/audit/Audit.ts"
 import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
+import { OperatorsLive } from "../services/operators/layer.ts"
 import { EngineConfig } from "./Config.ts"
 import type { ConfigInvalid } from "./configParse.ts"
 import { HttpListener, HttpServerLive, SocketIoLive } from "./HttpServer.ts"
@@ -42,7 +44,10 @@ const BootstrapComplete = Layer.effectDiscard(
  * Capability services (each an `Effect.Service` with its own repository). They may use the database,
  * keys, config and logging from the foundation; HTTP groups and Socket.IO handlers call them.
  */
-const ServicesLive = Layer.empty
+const ServicesLive = Layer.mergeAll(OperatorsLive).pipe(
+  // Every capability records to the one audit trail.
+  Layer.provideMerge(Audit.Default)
+)
 
 /** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */
 const FibersLive = Layer.empty

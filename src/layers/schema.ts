@@ -269,13 +269,42 @@ export const TABLES: ReadonlyArray<TableDef> = [
       col("created_at", "INTEGER"),
       col("updated_at", "INTEGER"),
       col("mfa_enabled", "INTEGER NOT NULL DEFAULT 0"),
-      col("mfa_secret", "TEXT")
+      col("mfa_secret", "TEXT"),
+      // Added by this rebuild: bumped on password reset / MFA reset so older operator tokens and
+      // sessions stop working.
+      col("auth_epoch", "INTEGER NOT NULL DEFAULT 0")
     ]
   }
 ]
 
 /** Tables this rebuild adds (none of them exist in the original). */
 export const ADDED_TABLES: ReadonlyArray<TableDef> = [
+  {
+    // Operator browser sessions (the original kept them in Flask's signed cookie); keyed by the
+    // SHA-256 of the random cookie value, so the table never holds a usable session id.
+    name: "operator_sessions",
+    columns: [
+      col("id_hash", "TEXT PRIMARY KEY"),
+      col("user_id", "INTEGER NOT NULL"),
+      col("username", "TEXT NOT NULL"),
+      col("auth_epoch", "INTEGER NOT NULL DEFAULT 0"),
+      col("created_at", "INTEGER NOT NULL"),
+      col("expires_at", "INTEGER NOT NULL"),
+      col("last_seen_at", "INTEGER"),
+      col("ip", "TEXT"),
+      col("user_agent", "TEXT")
+    ],
+    indexes: [
+      "CREATE INDEX IF NOT EXISTS idx_operator_sessions_user ON operator_sessions(user_id)",
+      "CREATE INDEX IF NOT EXISTS idx_operator_sessions_expires ON operator_sessions(expires_at)"
+    ]
+  },
+  {
+    // Operator tokens (`borealis_auth`) revoked by logout before their 30-day expiry.
+    name: "operator_token_revocations",
+    columns: [col("jti", "TEXT PRIMARY KEY"), col("expires_at", "INTEGER NOT NULL")],
+    indexes: ["CREATE INDEX IF NOT EXISTS idx_operator_token_revocations_expires ON operator_token_revocations(expires_at)"]
+  },
   {
     // Append-only operator/security audit trail (triggers below refuse UPDATE and DELETE).
     name: "audit_events",

@@ -54,8 +54,13 @@ type WireErrorClass = Schema.Schema.AnyNoContext & {
  * The schema an `HttpApi` declares for an error class: the class on the type side, its fields minus
  * `_tag` on the wire, with the class's status.
  */
-export const wire = <C extends WireErrorClass>(cls: C, identifier: string) => {
+export const wire = <C extends WireErrorClass>(
+  cls: C,
+  identifier: string
+): Schema.Schema<Schema.Schema.Type<C>, { readonly [key: string]: unknown }, never> => {
   const { _tag: _, ...fields } = cls.fields
+  // The fields of a generic class type have an unknown context; error classes need none, and an
+  // `unknown` context here would leak into every group and middleware that declares the error.
   return Schema.transform(Schema.Struct(fields), Schema.typeSchema(cls), {
     strict: false,
     decode: (input) => new cls(input),
@@ -63,7 +68,7 @@ export const wire = <C extends WireErrorClass>(cls: C, identifier: string) => {
       const { _tag: __, ...rest } = value
       return rest
     }
-  }).annotations({ ...HttpApiSchema.annotations({ status: HttpApiSchema.getStatusErrorAST(cls.ast) }), identifier })
+  }).annotations({ ...HttpApiSchema.annotations({ status: HttpApiSchema.getStatusErrorAST(cls.ast) }), identifier }) as never
 }
 
 export const Wire = {

@@ -1,0 +1,71 @@
+// Operator login, logout, identity and MFA. spec: config-bootstrap-tests.md §6.9 (H-AUTH), §1.3 (OPAUTH)
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Schema from "effect/Schema"
+import { Wire } from "../../services/errors.ts"
+import { RequireOperator } from "./Middleware.ts"
+
+export const LoginPayload = Schema.Struct({
+  username: Schema.String,
+  password_sha512: Schema.optional(Schema.String).annotations({ description: "SHA-512 hex of the password (what the web UI sends)" }),
+  password: Schema.optional(Schema.String).annotations({ description: "Plain password, hashed by the server when no hash is given" })
+})
+
+export const LoginOk = Schema.Struct({
+  status: Schema.Literal("ok"),
+  username: Schema.String,
+  role: Schema.String,
+  token: Schema.String
+})
+
+export const MfaRequired = Schema.Struct({
+  status: Schema.Literal("mfa_required"),
+  stage: Schema.Literal("setup", "verify"),
+  pending_token: Schema.String,
+  username: Schema.String,
+  role: Schema.String,
+  secret: Schema.optional(Schema.String),
+  otpauth_url: Schema.optional(Schema.String),
+  qr_image: Schema.optional(Schema.String)
+})
+
+export const MfaVerifyPayload = Schema.Struct({
+  pending_token: Schema.String,
+  code: Schema.String.annotations({ description: "6 digits; spaces and dashes are ignored" })
+})
+
+export const Me = Schema.Struct({
+  username: Schema.String,
+  display_name: Schema.String,
+  role: Schema.String,
+  password_change_required: Schema.optional(Schema.Literal(true))
+})
+
+export const StatusOk = Schema.Struct({ status: Schema.Literal("ok") })
+
+export class AuthApi extends HttpApiGroup.make("auth")
+  .add(
+    HttpApiEndpoint.post("login", "/api/auth/login")
+      .setPayload(LoginPayload)
+      .addSuccess(Schema.Union(LoginOk, MfaRequired))
+      .addError(Wire.BadRequest)
+      .addError(Wire.Unauthorized)
+      .addError(Wire.PayloadTooLarge)
+      .addError(Wire.RateLimited)
+      .annotate(OpenApi.Description, "Sets the HttpOnly `session` cookie and the `borealis_auth` token cookie, or starts an MFA challenge.")
+  )
+  .add(
+    HttpApiEndpoint.post("mfaVerify", "/api/auth/mfa/verify")
+      .setPayload(MfaVerifyPayload)
+      .addSuccess(LoginOk)
+      .addError(Wire.BadRequest)
+      .addError(Wire.Unauthorized)
+      .addError(Wire.Forbidden)
+      .addError(Wire.PayloadTooLarge)
+      .addError(Wire.RateLimited)
+  )
+  .add(HttpApiEndpoint.post("logout", "/api/auth/logout").addSuccess(StatusOk))
+  .add(HttpApiEndpoint.get("me", "/api/auth/me").addSuccess(Me).middleware(RequireOperator))
+  .annotate(OpenApi.Description, "Operator sessions: session cookie, then `borealis_auth` cookie, then `Authorization: Bearer`.")
+{}

@@ -1,0 +1,57 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import { EngineConfig } from "../../layers/Config.ts"
+import { MFA_COOKIE, OperatorAuth, parseCookies } from "../../services/operators/OperatorAuth.ts"
+import { BorealisApi } from "../Api.ts"
+import { clientIp } from "../clientIp.ts"
+import { operatorJson } from "../operatorBody.ts"
+import { CurrentOperator } from "./Middleware.ts"
+import { clearAuthCookies, setChallengeCookie, setLoginCookies } from "./cookies.ts"
+
+const clientInfo = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  return { ip: yield* clientIp, userAgent: request.headers["user-agent"] }
+})
+
+export const AuthLive = HttpApiBuilder.group(BorealisApi, "auth", (handlers) =>
+  Effect.gen(function*() {
+    const auth = yield* OperatorAuth
+    const { debug } = yield* EngineConfig
+    return handlers
+      .handleRaw("login", () =>
+        Effect.gen(function*() {
+          const payload = yield* operatorJson
+          const outcome = yield* auth.login(payload, yield* clientInfo)
+          if (outcome._tag === "LoginSuccess") {
+            const body = { status: "ok", username: outcome.username, role: outcome.role, token: outcome.token }
+            return setLoginCookies(HttpServerResponse.unsafeJson(body), debug, outcome.session, outcome.token)
+          }
+          const body = {
+            status: "mfa_required",
+            stage: outcome.stage,
+            pending_token: outcome.pending_token,
+            username: outcome.username,
+            role: outcome.role,
+            ...(outcome.secret === undefined ? {} : { secret: outcome.secret }),
+            ...(outcome.otpauth_url === undefined ? {} : { otpauth_url: outcome.otpauth_url }),
+            ...(outcome.qr_image === undefined ? {} : { qr_image: outcome.qr_image })
+          }
+          return setChallengeCookie(HttpServerResponse.unsafeJson(body), debug, outcome.challenge)
+        }))
+      .handleRaw("mfaVerify", ({ request }) =>
+        Effect.gen(function*() {
+          const challenge = parseCookies(request.headers["cookie"])[MFA_COOKIE]
+          const payload = yield* operatorJson
+          const outcome = yield* auth.verifyMfa(challenge === "" ? undefined : challenge, payload, yield* clientInfo)
+          const body = { status: "ok", username: outcome.username, role: outcome.role, token: outcome.token }
+          return setLoginCookies(HttpServerResponse.unsafeJson(body), debug, outcome.session, outcome.token)
+        }))
+      .handleRaw("logout", ({ request }) =>
+        Effect.gen(function*() {
+          yield* auth.logout({ cookie: request.headers["cookie"], authorization: request.headers["authorization"] }, yield* clientInfo)
+          return clearAuthCookies(HttpServerResponse.unsafeJson({ status: "ok" }), debug)
+        }))
+      .handle("me", () => Effect.flatMap(CurrentOperator, auth.me))
+  }))

@@ -1,0 +1,107 @@
+// Operator sessions and revoked operator tokens. A session cookie holds 32 random bytes; only their
+// SHA-256 is stored, so a copy of the database does not hand out live sessions.
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { createHash, randomBytes } from "node:crypto"
+import { changes } from "../sqlResult.ts"
+
+/** A session lives at most this long … */
+export const SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600
+/** … and ends after this long without a request. */
+export const SESSION_IDLE_SECONDS = 24 * 3600
+/** `last_seen_at` is refreshed at most this often (a write per request would be wasteful). */
+const TOUCH_EVERY_SECONDS = 300
+
+export interface StoredSession {
+  readonly idHash: string
+  readonly userId: number
+  readonly username: string
+  readonly authEpoch: number
+  readonly createdAt: number
+  readonly expiresAt: number
+  readonly lastSeenAt: number
+}
+
+interface Row {
+  readonly id_hash: string
+  readonly user_id: number
+  readonly username: string
+  readonly auth_epoch: number
+  readonly created_at: number
+  readonly expires_at: number
+  readonly last_seen_at: number | null
+}
+
+export const hashSessionId = (value: string): string => createHash("sha256").update(value, "utf8").digest("hex")
+
+const SESSION_ID_SHAPE = /^[A-Za-z0-9_-]{43}$/
+
+export class SessionsRepo extends Effect.Service<SessionsRepo>()("borealis/SessionsRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const now = () => Math.floor(Date.now() / 1000)
+
+    /** Store a new session and return the cookie value (the only place it exists in clear). */
+    const create = (input: {
+      readonly userId: number
+      readonly username: string
+      readonly authEpoch: number
+      readonly ip: string | undefined
+      readonly userAgent: string | undefined
+    }) =>
+      Effect.gen(function*() {
+        const value = randomBytes(32).toString("base64url")
+        const ts = now()
+        yield* sql`DELETE FROM operator_sessions WHERE expires_at <= ${ts} OR COALESCE(last_seen_at, created_at) <= ${ts - SESSION_IDLE_SECONDS}`
+        yield* sql`INSERT INTO operator_sessions (id_hash, user_id, username, auth_epoch, created_at, expires_at, last_seen_at, ip, user_agent)
+          VALUES (${hashSessionId(value)}, ${input.userId}, ${input.username}, ${input.authEpoch}, ${ts}, ${ts + SESSION_MAX_AGE_SECONDS},
+                  ${ts}, ${input.ip ?? null}, ${input.userAgent?.slice(0, 256) ?? null})`
+        return value
+      }).pipe(Effect.orDie)
+
+    /** The live session a cookie value names (expired and idle ones are not). */
+    const find = (value: string) =>
+      Effect.gen(function*() {
+        if (!SESSION_ID_SHAPE.test(value)) return Option.none<StoredSession>()
+        const ts = now()
+        const rows = yield* sql<Row>`SELECT id_hash, user_id, username, auth_epoch, created_at, expires_at, last_seen_at
+          FROM operator_sessions WHERE id_hash = ${hashSessionId(value)}`
+        const row = rows[0]
+        if (row === undefined) return Option.none<StoredSession>()
+        const lastSeen = row.last_seen_at ?? row.created_at
+        if (row.expires_at <= ts || lastSeen <= ts - SESSION_IDLE_SECONDS) return Option.none<StoredSession>()
+        if (ts - lastSeen >= TOUCH_EVERY_SECONDS) {
+          yield* sql`UPDATE operator_sessions SET last_seen_at = ${ts} WHERE id_hash = ${row.id_hash}`
+        }
+        return Option.some<StoredSession>({
+          idHash: row.id_hash,
+          userId: row.user_id,
+          username: row.username,
+          authEpoch: row.auth_epoch,
+          createdAt: row.created_at,
+          expiresAt: row.expires_at,
+          lastSeenAt: lastSeen
+        })
+      }).pipe(Effect.orDie)
+
+    const remove = (idHash: string) => changes(sql`DELETE FROM operator_sessions WHERE id_hash = ${idHash}`).pipe(Effect.orDie)
+
+    const removeForUser = (userId: number) =>
+      changes(sql`DELETE FROM operator_sessions WHERE user_id = ${userId}`).pipe(Effect.orDie)
+
+    const revokeToken = (jti: string, expiresAt: number) =>
+      Effect.gen(function*() {
+        yield* sql`DELETE FROM operator_token_revocations WHERE expires_at <= ${now()}`
+        yield* sql`INSERT OR IGNORE INTO operator_token_revocations (jti, expires_at) VALUES (${jti}, ${expiresAt})`
+      }).pipe(Effect.orDie)
+
+    const isTokenRevoked = (jti: string) =>
+      sql<{ n: number }>`SELECT count(*) AS n FROM operator_token_revocations WHERE jti = ${jti}`.pipe(
+        Effect.map((rows) => (rows[0]?.n ?? 0) > 0),
+        Effect.orDie
+      )
+
+    return { create, find, remove, removeForUser, revokeToken, isTokenRevoked } as const
+  })
+}) {}

@@ -1,0 +1,140 @@
+// SQL for the `users` table. Usernames are matched case-insensitively, as the original does.
+// spec: config-bootstrap-tests.md §4.3 (users), §6.13
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Statement from "@effect/sql/Statement"
+import { changes, run } from "../sqlResult.ts"
+
+export interface OperatorAccount {
+  readonly id: number
+  readonly username: string
+  readonly display_name: string
+  /** Lowercase hex; `""` when the row holds none. */
+  readonly password_sha512: string
+  readonly role: string
+  readonly last_login: number
+  readonly created_at: number
+  readonly updated_at: number
+  readonly mfa_enabled: boolean
+  readonly mfa_secret: string | null
+  readonly auth_epoch: number
+}
+
+interface Row {
+  readonly id: number
+  readonly username: string
+  readonly display_name: string | null
+  readonly password_sha512: string | null
+  readonly role: string | null
+  readonly last_login: number | null
+  readonly created_at: number | null
+  readonly updated_at: number | null
+  readonly mfa_enabled: number | null
+  readonly mfa_secret: string | null
+  readonly auth_epoch: number | null
+}
+
+const toAccount = (r: Row): OperatorAccount => ({
+  id: r.id,
+  username: r.username,
+  display_name: r.display_name || r.username,
+  password_sha512: (r.password_sha512 ?? "").toLowerCase(),
+  role: r.role || "User",
+  last_login: Number(r.last_login ?? 0) || 0,
+  created_at: Number(r.created_at ?? 0) || 0,
+  updated_at: Number(r.updated_at ?? 0) || 0,
+  mfa_enabled: Boolean(r.mfa_enabled),
+  mfa_secret: r.mfa_secret === null || r.mfa_secret === "" ? null : r.mfa_secret,
+  auth_epoch: Number(r.auth_epoch ?? 0) || 0
+})
+
+const COLUMNS = "id, username, display_name, password_sha512, role, last_login, created_at, updated_at, mfa_enabled, mfa_secret, auth_epoch"
+
+/** Infrastructure failures are defects here (the HTTP edge answers them 503). */
+export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const now = () => Math.floor(Date.now() / 1000)
+
+    const findByUsername = (username: string) =>
+      sql.unsafe<Row>(`SELECT ${COLUMNS} FROM users WHERE LOWER(username) = LOWER(?) ORDER BY id LIMIT 1`, [username]).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toAccount)),
+        Effect.orDie
+      )
+
+    const findById = (id: number) =>
+      sql.unsafe<Row>(`SELECT ${COLUMNS} FROM users WHERE id = ?`, [id]).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toAccount)),
+        Effect.orDie
+      )
+
+    const list = sql.unsafe<Row>(`SELECT ${COLUMNS} FROM users ORDER BY LOWER(username) ASC`).pipe(
+      Effect.map((rows) => rows.map(toAccount)),
+      Effect.orDie
+    )
+
+    const count = sql<{ n: number }>`SELECT count(*) AS n FROM users`.pipe(
+      Effect.map((rows) => rows[0]?.n ?? 0),
+      Effect.orDie
+    )
+
+    const countAdmins = sql<{ n: number }>`SELECT count(*) AS n FROM users WHERE LOWER(role) = 'admin'`.pipe(
+      Effect.map((rows) => rows[0]?.n ?? 0),
+      Effect.orDie
+    )
+
+    const insert = (input: {
+      readonly username: string
+      readonly display_name: string
+      readonly password_sha512: string
+      readonly role: string
+    }) => {
+      const ts = now()
+      // Fails (not dies) so a unique-constraint race can be told apart by the caller.
+      return run(sql`INSERT INTO users (username, display_name, password_sha512, role, last_login, created_at, updated_at, mfa_enabled, mfa_secret)
+        VALUES (${input.username}, ${input.display_name}, ${input.password_sha512}, ${input.role}, 0, ${ts}, ${ts}, 0, NULL)`)
+    }
+
+    const changed = <A extends object>(statement: Statement.Statement<A>) =>
+      changes(statement).pipe(Effect.map((n) => n > 0), Effect.orDie)
+
+    const remove = (id: number) => changed(sql`DELETE FROM users WHERE id = ${id}`)
+
+    const setPassword = (id: number, hash: string) =>
+      changed(sql`UPDATE users SET password_sha512 = ${hash}, updated_at = ${now()}, auth_epoch = COALESCE(auth_epoch, 0) + 1 WHERE id = ${id}`)
+
+    const setRole = (id: number, role: string) => changed(sql`UPDATE users SET role = ${role}, updated_at = ${now()} WHERE id = ${id}`)
+
+    /** `reset_secret` clears the stored secret and retires every token and session of the account. */
+    const setMfa = (id: number, enabled: boolean, resetSecret: boolean) =>
+      changed(
+        resetSecret
+          ? sql`UPDATE users SET mfa_enabled = ${enabled ? 1 : 0}, mfa_secret = NULL, updated_at = ${now()}, auth_epoch = COALESCE(auth_epoch, 0) + 1 WHERE id = ${id}`
+          : sql`UPDATE users SET mfa_enabled = ${enabled ? 1 : 0}, updated_at = ${now()} WHERE id = ${id}`
+      )
+
+    const storeMfaSecret = (id: number, secret: string) =>
+      changed(sql`UPDATE users SET mfa_secret = ${secret}, updated_at = ${now()} WHERE id = ${id}`)
+
+    const touchLastLogin = (id: number) => {
+      const ts = now()
+      return changed(sql`UPDATE users SET last_login = ${ts}, updated_at = ${ts} WHERE id = ${id}`)
+    }
+
+    return {
+      findByUsername,
+      findById,
+      list,
+      count,
+      countAdmins,
+      insert,
+      remove,
+      setPassword,
+      setRole,
+      setMfa,
+      storeMfaSecret,
+      touchLastLogin
+    } as const
+  })
+}) {}
