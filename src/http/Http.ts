@@ -2,13 +2,15 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Layer from "effect/Layer"
 import { BorealisApi } from "./Api.ts"
+import { AgentLive, DeviceAuthenticationLive } from "./agent/Http.ts"
 import { AuthLive } from "./auth/Http.ts"
 import { AuthMiddlewareLive } from "./auth/Middleware.ts"
 import { HealthLive } from "./health/Http.ts"
 import { ApiErrorsLive } from "./middleware.ts"
 
 export const ApiLive = HttpApiBuilder.api(BorealisApi).pipe(
-  Layer.provide([HealthLive, AuthLive]),
+  Layer.provide([HealthLive, AuthLive, AgentLive]),
+  Layer.provide(DeviceAuthenticationLive),
   Layer.provide(AuthMiddlewareLive),
   Layer.provide(ApiErrorsLive)
 )

@@ -52,7 +52,9 @@ export const devicesTable: TableDef = {
   indexes: [
     "CREATE UNIQUE INDEX IF NOT EXISTS uq_devices_hostname ON devices(hostname)",
     "CREATE INDEX IF NOT EXISTS idx_devices_ssl_key ON devices(ssl_key_fingerprint)",
-    "CREATE INDEX IF NOT EXISTS idx_devices_status ON devices(status)"
+    "CREATE INDEX IF NOT EXISTS idx_devices_status ON devices(status)",
+    // GUIDs are compared case-insensitively (legacy rows may be lowercase); this keeps that an index lookup.
+    "CREATE INDEX IF NOT EXISTS idx_devices_guid_upper ON devices(UPPER(guid))"
   ]
 }
 

@@ -3,7 +3,8 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
+import * as TestServices from "effect/TestServices"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -34,7 +35,8 @@ export const startEngine = (
     fs.mkdirSync(path.join(root, "static"), { recursive: true })
     const env = { BOREALIS_PORT: "0", BOREALIS_LOG_STDERR: "false", ...options.env }
     const scope = yield* Effect.scope
-    const context = yield* Layer.buildWithScope(makeAppLayer(EngineConfig.forRoot(root, env)), scope)
+    // The server runs on real time even inside `it.scoped` (whose TestClock would freeze its timers).
+    const context = yield* TestServices.provideLive(Layer.buildWithScope(makeAppLayer(EngineConfig.forRoot(root, env)), scope))
     const listener = Context.get(context, HttpListener)
     const config = Context.get(context, EngineConfig)
     const caFile = path.join(config.serverCertRoot, "borealis-root-ca.pem")

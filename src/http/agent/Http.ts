@@ -1,0 +1,83 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { AgentInventory } from "../../services/agents/AgentInventory.ts"
+import type { EngineConfig } from "../../layers/Config.ts"
+import { DeviceAuth, DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
+import { Enrollment } from "../../services/enrollment/Enrollment.ts"
+import type { KeyMaterial } from "../../services/keys/KeyMaterial.ts"
+import { TokenRefresh } from "../../services/tokens/TokenRefresh.ts"
+import { AccessTokens } from "../../services/tokens/AccessTokens.ts"
+import { BorealisApi } from "../Api.ts"
+import { jsonObject } from "../body.ts"
+import { dpopHeaderValues, enrollmentRemoteAddr, requestPublicUrl } from "../requestUrl.ts"
+import { DeviceAuthentication } from "./Api.ts"
+
+const AGENT_CONTEXT_HEADER = "x-borealis-agent-context"
+
+/** The DPoP inputs of the current request: header values, method, and the URL the client addressed. */
+const dpopOfRequest = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  return { proofs: dpopHeaderValues(request.headers["dpop"]), method: request.method, url: yield* requestPublicUrl }
+})
+
+export const DeviceAuthenticationLive = Layer.effect(
+  DeviceAuthentication,
+  Effect.gen(function*() {
+    const auth = yield* DeviceAuth
+    const context = yield* Effect.context<EngineConfig | KeyMaterial>()
+    return Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const dpop = yield* dpopOfRequest.pipe(Effect.provide(context))
+      return yield* auth.authenticate({
+        authorization: request.headers["authorization"],
+        agentContext: request.headers[AGENT_CONTEXT_HEADER],
+        dpop
+      })
+    }).pipe(Effect.withSpan("DeviceAuthentication"))
+  })
+)
+
+export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =>
+  Effect.gen(function*() {
+    const enrollment = yield* Enrollment
+    const refresh = yield* TokenRefresh
+    const inventory = yield* AgentInventory
+    const tokens = yield* AccessTokens
+    const context = yield* Effect.context<EngineConfig | KeyMaterial>()
+    return handlers
+      .handleRaw("enrollRequest", ({ request }) =>
+        Effect.gen(function*() {
+          const body = yield* jsonObject
+          const remoteAddr = yield* enrollmentRemoteAddr
+          return yield* enrollment.request({ body, remoteAddr, context: request.headers[AGENT_CONTEXT_HEADER] })
+        }))
+      .handleRaw("enrollPoll", () =>
+        Effect.gen(function*() {
+          const answer = yield* enrollment.poll(yield* jsonObject)
+          return answer._tag === "Ok"
+            ? HttpServerResponse.unsafeJson(answer.body)
+            : HttpServerResponse.unsafeJson(answer.body, { status: answer.status })
+        }))
+      .handleRaw("tokenRefresh", () =>
+        Effect.gen(function*() {
+          const body = yield* jsonObject
+          const dpop = yield* dpopOfRequest.pipe(Effect.provide(context))
+          const remoteAddr = yield* enrollmentRemoteAddr
+          return yield* refresh.refresh({ body, dpop, remoteAddr })
+        }))
+      .handle("heartbeat", () =>
+        Effect.gen(function*() {
+          const auth = yield* DeviceAuthContext
+          return yield* inventory.heartbeat(auth, yield* jsonObject)
+        }))
+      .handle("details", () =>
+        Effect.gen(function*() {
+          const auth = yield* DeviceAuthContext
+          return yield* inventory.details(auth, yield* jsonObject)
+        }))
+      .handle("scriptRequest", () => Effect.flatMap(DeviceAuthContext, inventory.scriptRequest))
+      .handle("jwks", () => Effect.succeed(tokens.jwks as never))
+  }))

@@ -1,0 +1,44 @@
+// The URL a client addressed, as DPoP's `htu` must name it: BOREALIS_PUBLIC_BASE_URL when set, else the
+// forwarded (one trusted hop, like Werkzeug's ProxyFix) or direct scheme and host, plus the path.
+// spec: auth-enrollment.md §4
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { EngineConfig } from "../layers/Config.ts"
+import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
+
+const firstHop = (value: string | undefined): string | undefined => {
+  const v = value?.split(",")[0]?.trim()
+  return v === undefined || v === "" ? undefined : v
+}
+
+export const publicRequestUrl = (
+  request: { readonly url: string; readonly headers: Readonly<Record<string, string | undefined>> },
+  publicBase: Option.Option<string>,
+  tls: boolean
+): string => {
+  const path = request.url.split("?")[0]!.split("#")[0]!
+  if (Option.isSome(publicBase)) return `${publicBase.value}${path}`
+  const proto = firstHop(request.headers["x-forwarded-proto"]) ?? (tls ? "https" : "http")
+  const host = firstHop(request.headers["x-forwarded-host"]) ?? request.headers["host"] ?? "localhost"
+  return `${proto}://${host}${path}`
+}
+
+export const requestPublicUrl = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const config = yield* EngineConfig
+  const keys = yield* KeyMaterial
+  return publicRequestUrl(request, config.publicBaseUrl, Option.isSome(keys.tls))
+})
+
+/** `DPoP` header values (several headers arrive joined by commas; a compact JWS has none). */
+export const dpopHeaderValues = (header: string | undefined): ReadonlyArray<string> =>
+  header === undefined ? [] : header.split(",").map((s) => s.trim()).filter((s) => s !== "")
+
+/** The client address for enrollment rate limits: first `X-Forwarded-For` entry, else the peer. */
+export const enrollmentRemoteAddr = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+  const forwarded = firstHop(request.headers["x-forwarded-for"])
+  if (forwarded !== undefined) return forwarded
+  const peer = Option.getOrElse(request.remoteAddress, () => "unknown").trim()
+  return peer.startsWith("::ffff:") && peer.includes(".") ? peer.slice(7) : peer
+})

@@ -1,0 +1,56 @@
+// Device identity value rules shared by enrollment, tokens, device auth and realtime.
+// spec: auth-enrollment.md §8, config-bootstrap-tests.md §5b (D-AUTH)
+
+/** Python's `uuid.UUID(text)`: drops `urn:`/`uuid:`, strips braces, ignores hyphens, needs 32 hex digits. */
+const canonicalUuid = (value: string): string | undefined => {
+  const hex = value.replaceAll("urn:", "").replaceAll("uuid:", "").replace(/^[{}]+|[{}]+$/g, "").replaceAll("-", "")
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return undefined
+  const h = hex.toUpperCase()
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
+/**
+ * Trim, strip braces; a UUID becomes canonical uppercase; otherwise keep only hex digits and `-`
+ * (trimmed of `-`) and retry; otherwise the trimmed input uppercased. Empty gives "".
+ */
+export const normalizeGuid = (value: unknown): string => {
+  if (typeof value !== "string") return ""
+  const trimmed = value.trim().replace(/^\{+/, "").replace(/\}+$/, "").trim()
+  if (trimmed === "") return ""
+  const direct = canonicalUuid(trimmed)
+  if (direct !== undefined) return direct
+  const cleaned = trimmed.replace(/[^0-9a-fA-F-]/g, "").replace(/^-+|-+$/g, "")
+  if (cleaned !== "") {
+    const retried = canonicalUuid(cleaned)
+    if (retried !== undefined) return retried
+  }
+  return trimmed.toUpperCase()
+}
+
+/** Fingerprints are lowercase hex; trimmed and lowercased. */
+export const normalizeFingerprint = (value: unknown): string =>
+  typeof value === "string" ? value.trim().toLowerCase() : ""
+
+/** `X-Borealis-Agent-Context`: keep `[A-Za-z0-9_-]`, uppercase; undefined when nothing is left. */
+export const sanitizeServiceContext = (value: unknown): string | undefined => {
+  if (typeof value !== "string") return undefined
+  const kept = value.replace(/[^A-Za-z0-9_-]/g, "").toUpperCase()
+  return kept === "" ? undefined : kept
+}
+
+export const DEVICE_STATUSES = ["active", "quarantined", "revoked", "decommissioned"] as const
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number]
+
+/** Lenient: unknown or empty statuses are `active` (DeviceStatus.from_string). */
+export const deviceStatusOf = (value: unknown): DeviceStatus => {
+  const v = typeof value === "string" ? value.trim().toLowerCase() : ""
+  return (DEVICE_STATUSES as ReadonlyArray<string>).includes(v) ? (v as DeviceStatus) : "active"
+}
+
+/** Revoked and decommissioned devices are refused; quarantined ones keep access. */
+export const deviceStatusAllowsAccess = (status: DeviceStatus): boolean =>
+  status === "active" || status === "quarantined"
+
+/** Hostnames are trimmed and capped at 253 characters (the DNS limit). */
+export const cleanHostname = (value: unknown): string =>
+  typeof value === "string" ? value.trim().slice(0, 253) : ""

@@ -1,0 +1,164 @@
+// SQL of the agent side of enrollment: install codes, approvals, finalisation.
+// spec: auth-enrollment.md §2.1, §2.4, §2.5, §5, §7
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { randomUUID } from "node:crypto"
+import { DeviceRecords } from "../devices/DeviceRecords.ts"
+import { normalizeGuid } from "../devices/identity.ts"
+import { run } from "../sqlResult.ts"
+import { isoUtc } from "../time.ts"
+import { hashRefreshToken } from "./encoding.ts"
+
+export const REFRESH_TOKEN_LIFETIME_DAYS = 90
+const DAY_MS = 86_400_000
+
+export interface InstallCodeRow {
+  readonly id: string
+  readonly code: string
+  readonly expires_at: string
+  readonly max_uses: number
+  readonly use_count: number
+  readonly used_by_guid: string | null
+}
+
+export interface ApprovalRow {
+  readonly id: string
+  readonly approval_reference: string
+  readonly guid: string | null
+  readonly hostname_claimed: string
+  readonly ssl_key_fingerprint_claimed: string
+  readonly enrollment_code_id: string | null
+  readonly status: string
+  readonly client_nonce: string
+  readonly server_nonce: string
+  readonly agent_pubkey_der: Uint8Array
+}
+
+export interface NewApproval {
+  readonly hostname: string
+  readonly fingerprint: string
+  readonly codeId: string
+  readonly reuseGuid: string | undefined
+  readonly clientNonce: string
+  readonly serverNonce: string
+  readonly pubkeyDer: Uint8Array
+  readonly nowMs: number
+}
+
+export interface Finalised {
+  readonly guid: string
+  readonly hostname: string
+  readonly fingerprint: string
+  readonly tokenVersion: number
+}
+
+export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/EnrollmentRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const devices = yield* DeviceRecords
+
+    /** Exact, case-sensitive match on `code`. */
+    const installCode = (code: string) =>
+      sql<InstallCodeRow>`SELECT id, code, expires_at, max_uses, use_count, used_by_guid
+        FROM enrollment_install_codes WHERE code = ${code}`.pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        Effect.orDie
+      )
+
+    /**
+     * A repeat request from the same key supersedes its older pending approval (it becomes `expired`,
+     * so a poll on the old reference says so) and a fresh approval is issued.
+     */
+    const supersedeAndInsert = (a: NewApproval) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const now = isoUtc(a.nowMs)
+        const superseded = yield* run(sql`UPDATE device_approvals SET status = 'expired', updated_at = ${now}
+          WHERE ssl_key_fingerprint_claimed = ${a.fingerprint} AND status = 'pending'`)
+        const id = randomUUID()
+        const reference = randomUUID()
+        yield* sql`INSERT INTO device_approvals (id, approval_reference, guid, hostname_claimed, ssl_key_fingerprint_claimed,
+            enrollment_code_id, status, client_nonce, server_nonce, agent_pubkey_der, created_at, updated_at, approved_by_user_id)
+          VALUES (${id}, ${reference}, ${a.reuseGuid ?? null}, ${a.hostname}, ${a.fingerprint}, ${a.codeId}, 'pending',
+            ${a.clientNonce}, ${a.serverNonce}, ${Buffer.from(a.pubkeyDer)}, ${now}, ${now}, NULL)`
+        return { id, reference, superseded: superseded.changes }
+      })).pipe(Effect.orDie)
+
+    const approvalByReference = (reference: string) =>
+      sql<ApprovalRow>`SELECT id, approval_reference, guid, hostname_claimed, ssl_key_fingerprint_claimed, enrollment_code_id,
+          status, client_nonce, server_nonce, agent_pubkey_der
+        FROM device_approvals WHERE approval_reference = ${reference}`.pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        Effect.orDie
+      )
+
+    /**
+     * Finalise an approved enrollment in one transaction (§2.5): device row created or re-keyed (new key
+     * → token_version + 1 and every refresh token revoked), key recorded, install code use counted,
+     * approval completed, refresh token stored (only its SHA-256), purge barrier cleared. Returns none
+     * when the approval is no longer `approved` (another poll finalised it first).
+     */
+    const finalise = (input: { readonly approvalId: string; readonly refreshToken: string; readonly nowMs: number }) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const now = Math.floor(input.nowMs / 1000)
+        const nowIso = isoUtc(input.nowMs)
+        const rows = yield* sql<ApprovalRow>`SELECT id, approval_reference, guid, hostname_claimed, ssl_key_fingerprint_claimed,
+            enrollment_code_id, status, client_nonce, server_nonce, agent_pubkey_der
+          FROM device_approvals WHERE id = ${input.approvalId}`
+        const approval = rows[0]
+        if (approval === undefined || approval.status !== "approved") return Option.none<Finalised>()
+        const fingerprint = approval.ssl_key_fingerprint_claimed.trim().toLowerCase()
+        const guid = approval.guid !== null && approval.guid.trim() !== "" ? normalizeGuid(approval.guid) : randomUUID().toUpperCase()
+        const barrier = yield* sql<{ required_token_version: number }>`SELECT required_token_version FROM device_purge_barriers
+          WHERE UPPER(guid) = ${guid}`
+        const minimumVersion = Math.max(1, Number(barrier[0]?.required_token_version ?? 1))
+
+        const existing = yield* devices.byGuid(guid)
+        let device: Finalised
+        if (Option.isNone(existing)) {
+          const claimed = approval.hostname_claimed.trim().slice(0, 253)
+          const hostname = yield* devices.freeHostname(claimed === "" ? guid : claimed, guid, 50, guid)
+          yield* sql`INSERT INTO devices (guid, hostname, created_at, last_seen, ssl_key_fingerprint, token_version, status, key_added_at)
+            VALUES (${guid}, ${hostname}, ${now}, ${now}, ${fingerprint}, ${minimumVersion}, 'active', ${nowIso})`
+          device = { guid, hostname, fingerprint, tokenVersion: minimumVersion }
+        } else {
+          const row = existing.value
+          let tokenVersion = Math.max(row.tokenVersion, minimumVersion)
+          if (row.fingerprint === "") {
+            yield* sql`UPDATE devices SET ssl_key_fingerprint = ${fingerprint}, key_added_at = ${nowIso}, status = 'active',
+              token_version = ${tokenVersion} WHERE guid = ${row.storedGuid}`
+          } else if (row.fingerprint !== fingerprint) {
+            // A new key for a known device (reinstall, key rotation): old tokens must stop working.
+            tokenVersion = Math.max(row.tokenVersion + 1, minimumVersion)
+            yield* sql`UPDATE devices SET ssl_key_fingerprint = ${fingerprint}, key_added_at = ${nowIso}, status = 'active',
+              token_version = ${tokenVersion} WHERE guid = ${row.storedGuid}`
+            yield* sql`UPDATE refresh_tokens SET revoked_at = ${nowIso} WHERE UPPER(guid) = ${guid} AND revoked_at IS NULL`
+          } else {
+            yield* sql`UPDATE devices SET status = 'active', token_version = ${tokenVersion} WHERE guid = ${row.storedGuid}`
+          }
+          device = { guid: row.guid, hostname: row.hostname, fingerprint, tokenVersion }
+        }
+
+        yield* sql`INSERT OR IGNORE INTO device_keys (id, guid, ssl_key_fingerprint, added_at)
+          VALUES (${randomUUID()}, ${device.guid}, ${fingerprint}, ${nowIso})`
+        yield* sql`UPDATE device_keys SET retired_at = ${nowIso}
+          WHERE guid = ${device.guid} AND ssl_key_fingerprint != ${fingerprint} AND retired_at IS NULL`
+        if (approval.enrollment_code_id !== null) {
+          yield* sql`UPDATE enrollment_install_codes
+            SET use_count = use_count + 1, used_by_guid = ${device.guid}, last_used_at = ${nowIso}, used_at = COALESCE(used_at, ${nowIso})
+            WHERE id = ${approval.enrollment_code_id}`
+        }
+        yield* sql`UPDATE device_approvals SET status = 'completed', guid = ${device.guid}, updated_at = ${nowIso}
+          WHERE id = ${approval.id}`
+        const tokenId = randomUUID()
+        yield* sql`INSERT INTO refresh_tokens (id, guid, token_hash, dpop_jkt, created_at, expires_at, revoked_at, last_used_at, family_id)
+          VALUES (${tokenId}, ${device.guid}, ${hashRefreshToken(input.refreshToken)}, NULL, ${nowIso},
+            ${isoUtc(input.nowMs + REFRESH_TOKEN_LIFETIME_DAYS * DAY_MS)}, NULL, NULL, ${tokenId})`
+        yield* sql`DELETE FROM device_purge_barriers WHERE UPPER(guid) = ${device.guid}`
+        return Option.some(device)
+      })).pipe(Effect.orDie)
+
+    return { installCode, supersedeAndInsert, approvalByReference, finalise, deviceByGuid: devices.byGuid } as const
+  }),
+  dependencies: [DeviceRecords.Default]
+}) {}

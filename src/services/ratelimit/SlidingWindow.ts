@@ -1,0 +1,46 @@
+// In-memory sliding-window limiter: one list of timestamps per key; denied attempts are not recorded.
+// spec: auth-enrollment.md §6.1
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+
+export interface RateDecision {
+  readonly allowed: boolean
+  /** Seconds until the oldest counted attempt leaves the window (0 when allowed). */
+  readonly retryAfter: number
+}
+
+export interface SlidingWindowLimiter {
+  readonly check: (key: string) => Effect.Effect<RateDecision>
+  /** Keys currently tracked (idle keys are swept, so this stays bounded by recent traffic). */
+  readonly size: () => number
+}
+
+/** A limiter of `limit` attempts per `windowSeconds`, on Effect's Clock (so tests can drive it). */
+export const makeSlidingWindow = (limit: number, windowSeconds: number): SlidingWindowLimiter => {
+  const windowMs = windowSeconds * 1000
+  const hits = new Map<string, Array<number>>()
+  let checks = 0
+  const sweep = (now: number) => {
+    for (const [key, times] of hits) {
+      if (times.length === 0 || times[times.length - 1]! <= now - windowMs) hits.delete(key)
+    }
+  }
+  return {
+    size: () => hits.size,
+    check: (key) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        if (++checks % 1024 === 0) sweep(now)
+        let times = hits.get(key)
+        if (times === undefined) {
+          times = []
+          hits.set(key, times)
+        }
+        while (times.length > 0 && times[0]! <= now - windowMs) times.shift()
+        if (times.length >= limit) {
+          return { allowed: false, retryAfter: Math.max(0, (windowMs - (now - times[0]!)) / 1000) }
+        }
+        times.push(now)
+        return { allowed: true, retryAfter: 0 }
+      })
+  }
+}

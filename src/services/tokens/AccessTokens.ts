@@ -1,0 +1,83 @@
+// 15-minute EdDSA access tokens signed with the Engine's persistent Ed25519 key.
+// spec: auth-enrollment.md §3.1–§3.3
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as jose from "jose"
+import { KeyMaterial } from "../keys/KeyMaterial.ts"
+
+export const ACCESS_TOKEN_LIFETIME_SECONDS = 900
+
+export interface AccessTokenInput {
+  readonly guid: string
+  readonly fingerprint: string
+  readonly tokenVersion: number
+  /** RFC 9449 `cnf.jkt`: set when the token was obtained with a DPoP proof. */
+  readonly dpopJkt?: string | undefined
+}
+
+/** The claims every access token carries (plus `cnf` when DPoP-bound). */
+export const AccessTokenClaims = Schema.Struct({
+  sub: Schema.String,
+  guid: Schema.String,
+  ssl_key_fingerprint: Schema.String,
+  token_version: Schema.Number,
+  iat: Schema.Number,
+  nbf: Schema.Number,
+  exp: Schema.Number,
+  cnf: Schema.optional(Schema.Struct({ jkt: Schema.String }))
+})
+export type AccessTokenClaims = typeof AccessTokenClaims.Type
+
+export type AccessTokenRejection = "token_expired" | "invalid_token"
+
+export class AccessTokens extends Effect.Service<AccessTokens>()("borealis/AccessTokens", {
+  effect: Effect.gen(function*() {
+    const keys = yield* KeyMaterial
+    const { privateKey, publicKey, kid, publicJwk } = keys.accessToken
+
+    const issue = Effect.fn("AccessTokens.issue")(function*(input: AccessTokenInput) {
+      const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+      const claims: Record<string, unknown> = {
+        sub: `device:${input.guid}`,
+        guid: input.guid,
+        ssl_key_fingerprint: input.fingerprint.toLowerCase(),
+        token_version: Math.max(1, input.tokenVersion),
+        iat: now,
+        nbf: now,
+        exp: now + ACCESS_TOKEN_LIFETIME_SECONDS
+      }
+      if (input.dpopJkt !== undefined) claims["cnf"] = { jkt: input.dpopJkt }
+      return yield* Effect.promise(() =>
+        new jose.SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid, typ: "JWT" }).sign(privateKey)
+      )
+    })
+
+    /**
+     * EdDSA only, `exp`/`iat`/`sub` required, zero leeway; an expired token is told apart from every
+     * other failure (alg `none`, HS256 confusion, forged signature, malformed).
+     */
+    const verify = Effect.fn("AccessTokens.verify")(function*(token: string) {
+      const now = yield* Clock.currentTimeMillis
+      return yield* Effect.tryPromise({
+        try: () =>
+          jose.jwtVerify(token, publicKey, {
+            algorithms: ["EdDSA"],
+            requiredClaims: ["exp", "iat", "sub"],
+            currentDate: new Date(now)
+          }),
+        catch: (error): AccessTokenRejection => (error instanceof jose.errors.JWTExpired ? "token_expired" : "invalid_token")
+      }).pipe(Effect.map((result) => result.payload as Record<string, unknown>))
+    })
+
+    return {
+      issue,
+      verify,
+      /** The public key as a JWKS document, for services that verify agent tokens themselves. */
+      jwks: { keys: [publicJwk] } as { readonly keys: ReadonlyArray<jose.JWK> }
+    } as const
+  })
+}) {
+  static readonly Test = AccessTokens.Default.pipe(Layer.provide(KeyMaterial.Test))
+}

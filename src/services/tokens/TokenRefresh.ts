@@ -1,0 +1,158 @@
+// POST /api/agent/token/refresh: a new access token for a valid refresh token (90-day sliding expiry).
+// Beyond the original: DPoP-bound tokens stay bound, and opt-in rotation with reuse detection.
+// spec: auth-enrollment.md §1.3, §4, §5
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { randomUUID } from "node:crypto"
+import { Audit } from "../audit/Audit.ts"
+import { DeviceRecords } from "../devices/DeviceRecords.ts"
+import { deviceStatusAllowsAccess, normalizeGuid } from "../devices/identity.ts"
+import { hashRefreshToken, newRefreshToken } from "../enrollment/encoding.ts"
+import { REFRESH_TOKEN_LIFETIME_DAYS } from "../enrollment/EnrollmentRepo.ts"
+import { BadRequest, Forbidden, NotFound, Unauthorized } from "../errors.ts"
+import { pyStr } from "../pyValues.ts"
+import { isoUtc, parseIsoUtc } from "../time.ts"
+import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "./AccessTokens.ts"
+import { Dpop, dpopWireError } from "./Dpop.ts"
+
+/** A superseded token presented within this many seconds is a lost response, not a theft. */
+export const ROTATION_GRACE_SECONDS = 30
+const DAY_MS = 86_400_000
+
+export interface RefreshInput {
+  readonly body: Readonly<Record<string, unknown>>
+  /** `DPoP` header values, and the request as the client addressed it. */
+  readonly dpop: { readonly proofs: ReadonlyArray<string>; readonly method: string; readonly url: string }
+  readonly remoteAddr: string
+}
+
+export interface RefreshAnswer {
+  readonly access_token: string
+  readonly expires_in: number
+  readonly token_type: "Bearer"
+  readonly refresh_token?: string
+}
+
+interface TokenRow {
+  readonly id: string
+  readonly guid: string
+  readonly dpop_jkt: string | null
+  readonly expires_at: string | null
+  readonly revoked_at: string | null
+  readonly superseded_at: string | null
+  readonly family_id: string | null
+}
+
+const unauthorized = (code: string) => new Unauthorized({ error: code })
+
+export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/TokenRefresh", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const devices = yield* DeviceRecords
+    const tokens = yield* AccessTokens
+    const dpop = yield* Dpop
+    const audit = yield* Audit
+
+    const findToken = (hash: string) =>
+      sql<TokenRow>`SELECT id, guid, dpop_jkt, expires_at, revoked_at, superseded_at, family_id
+        FROM refresh_tokens WHERE token_hash = ${hash}`.pipe(Effect.orDie)
+
+    const hasPurgeBarrier = (guid: string) =>
+      sql<{ n: number }>`SELECT count(*) AS n FROM device_purge_barriers WHERE UPPER(guid) = ${guid}`.pipe(
+        Effect.map((rows) => (rows[0]?.n ?? 0) > 0),
+        Effect.orDie
+      )
+
+    /** Reuse of a superseded token: the whole family is revoked and the event audited. */
+    const revokeFamily = (row: TokenRow, guid: string, nowMs: number, remoteAddr: string) =>
+      Effect.gen(function*() {
+        const family = row.family_id ?? row.id
+        yield* sql`UPDATE refresh_tokens SET revoked_at = ${isoUtc(nowMs)}
+          WHERE (family_id = ${family} OR id = ${family}) AND revoked_at IS NULL`.pipe(Effect.orDie)
+        yield* Effect.logWarning("refresh-token-reuse-detected").pipe(Effect.annotateLogs({ guid, family }))
+        yield* audit.record({
+          type: "security.refresh_token_reuse",
+          actor: guid,
+          actor_ip: remoteAddr,
+          target: guid,
+          details: { family, superseded_at: row.superseded_at }
+        })
+      })
+
+    const refresh = Effect.fn("TokenRefresh.refresh")(function*(input: RefreshInput) {
+      const guid = normalizeGuid(pyStr(input.body["guid"]).trim())
+      const presented = pyStr(input.body["refresh_token"]).trim()
+      if (guid === "" || presented === "") return yield* new BadRequest({ error: "invalid_request" })
+      const rotate = input.body["rotate"] === true
+
+      if (yield* hasPurgeBarrier(guid)) return yield* unauthorized("device_purged")
+      const row = (yield* findToken(hashRefreshToken(presented))).find((r) => normalizeGuid(r.guid) === guid)
+      if (row === undefined) return yield* unauthorized("invalid_refresh_token")
+      if (row.revoked_at !== null && row.revoked_at !== "") return yield* unauthorized("refresh_token_revoked")
+      const nowMs = yield* Clock.currentTimeMillis
+      const expiresAt = parseIsoUtc(row.expires_at)
+      // An unparseable expiry is treated as not expired (as the original).
+      if (expiresAt !== undefined && expiresAt <= nowMs) return yield* unauthorized("refresh_token_expired")
+      if (row.superseded_at !== null) {
+        const supersededAt = parseIsoUtc(row.superseded_at) ?? 0
+        if (nowMs - supersededAt > ROTATION_GRACE_SECONDS * 1000) {
+          yield* revokeFamily(row, guid, nowMs, input.remoteAddr)
+          return yield* unauthorized("refresh_token_revoked")
+        }
+      }
+
+      const device = yield* devices.byGuid(guid)
+      if (Option.isNone(device)) return yield* new NotFound({ error: "device_not_found" })
+      if (!deviceStatusAllowsAccess(device.value.status)) return yield* new Forbidden({ error: "device_revoked" })
+
+      let jkt: string | undefined
+      if (input.dpop.proofs.length > 0) {
+        jkt = yield* dpop.verify({ ...input.dpop }).pipe(Effect.mapError(dpopWireError))
+      }
+      if (row.dpop_jkt !== null && row.dpop_jkt !== "" && jkt !== row.dpop_jkt) {
+        // Once bound, a proof of the same key is required (the original silently unbound instead).
+        return yield* new BadRequest({
+          error: "dpop_invalid",
+          detail: jkt === undefined ? "refresh token is bound to a DPoP key; proof required" : "proof key differs from the bound key"
+        })
+      }
+
+      const accessToken = yield* tokens.issue({
+        guid: device.value.guid,
+        fingerprint: device.value.fingerprint,
+        tokenVersion: device.value.tokenVersion,
+        dpopJkt: jkt
+      })
+      const nowIso = isoUtc(nowMs)
+      const slidingExpiry = isoUtc(nowMs + REFRESH_TOKEN_LIFETIME_DAYS * DAY_MS)
+      let newToken: string | undefined
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`UPDATE refresh_tokens SET last_used_at = ${nowIso}, expires_at = ${slidingExpiry},
+          dpop_jkt = COALESCE(${jkt ?? null}, dpop_jkt) WHERE id = ${row.id}`
+        if (rotate) {
+          const family = row.family_id ?? row.id
+          newToken = newRefreshToken()
+          // Everything still current in the family (the head, or what a lost response handed out) is superseded.
+          yield* sql`UPDATE refresh_tokens SET superseded_at = ${nowIso}
+            WHERE (family_id = ${family} OR id = ${family}) AND superseded_at IS NULL AND revoked_at IS NULL`
+          yield* sql`INSERT INTO refresh_tokens (id, guid, token_hash, dpop_jkt, created_at, expires_at, revoked_at, last_used_at, family_id)
+            VALUES (${randomUUID()}, ${device.value.guid}, ${hashRefreshToken(newToken)}, ${jkt ?? row.dpop_jkt ?? null},
+              ${nowIso}, ${slidingExpiry}, NULL, NULL, ${family})`
+        }
+      })).pipe(Effect.orDie)
+
+      const answer: RefreshAnswer = {
+        access_token: accessToken,
+        expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
+        token_type: "Bearer",
+        ...(newToken === undefined ? {} : { refresh_token: newToken })
+      }
+      return answer
+    })
+
+    return { refresh } as const
+  }),
+  dependencies: [DeviceRecords.Default]
+}) {}
