@@ -2,12 +2,24 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { AgentApi } from "./agent/Api.ts"
+import { AdminApi } from "./admin/Api.ts"
+import { AuditApi } from "./audit/Api.ts"
 import { AuthApi } from "./auth/Api.ts"
+import { DevicesApi } from "./devices/Api.ts"
 import { HealthApi } from "./health/Api.ts"
+import { ServerApi } from "./server/Api.ts"
+import { SitesApi } from "./sites/Api.ts"
+import { UsersApi } from "./users/Api.ts"
 
 export class BorealisApi extends HttpApi.make("borealis")
   .add(HealthApi)
   .add(AuthApi)
+  .add(UsersApi)
+  .add(SitesApi)
+  .add(DevicesApi)
+  .add(AdminApi)
+  .add(ServerApi)
+  .add(AuditApi)
   .add(AgentApi)
   .annotate(OpenApi.Title, "Borealis Engine")
   .annotate(OpenApi.Version, "0.1.0")

@@ -3,13 +3,19 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Layer from "effect/Layer"
 import { BorealisApi } from "./Api.ts"
 import { AgentLive, DeviceAuthenticationLive } from "./agent/Http.ts"
+import { AdminLive } from "./admin/Http.ts"
+import { AuditLive } from "./audit/Http.ts"
 import { AuthLive } from "./auth/Http.ts"
 import { AuthMiddlewareLive } from "./auth/Middleware.ts"
+import { DevicesLive } from "./devices/Http.ts"
 import { HealthLive } from "./health/Http.ts"
 import { ApiErrorsLive } from "./middleware.ts"
+import { ServerLive } from "./server/Http.ts"
+import { SitesLive } from "./sites/Http.ts"
+import { UsersLive } from "./users/Http.ts"
 
 export const ApiLive = HttpApiBuilder.api(BorealisApi).pipe(
-  Layer.provide([HealthLive, AuthLive, AgentLive]),
+  Layer.provide([HealthLive, AuthLive, UsersLive, SitesLive, DevicesLive, AdminLive, ServerLive, AuditLive, AgentLive]),
   Layer.provide(DeviceAuthenticationLive),
   Layer.provide(AuthMiddlewareLive),
   Layer.provide(ApiErrorsLive)

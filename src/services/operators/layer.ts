@@ -1,10 +1,33 @@
-// Operator accounts, sessions and authentication, assembled. Needs the database, config and `Audit`.
+// The operator side, assembled: accounts, sessions and authentication, sites, the device directory
+// and activity, and enrollment administration. Needs the database, config and `Audit`.
 import * as Layer from "effect/Layer"
+import { DeviceActivity } from "../devices/DeviceActivity.ts"
+import { DeviceDirectory } from "../devices/DeviceDirectory.ts"
+import { DeviceDirectoryRepo } from "../devices/DeviceDirectoryRepo.ts"
+import { EnrollmentAdmin } from "../enrollment/EnrollmentAdmin.ts"
+import { EnrollmentAdminRepo } from "../enrollment/EnrollmentAdminRepo.ts"
+import { Sites } from "../sites/Sites.ts"
+import { SitesRepo } from "../sites/SitesRepo.ts"
 import { LoginThrottle } from "./LoginThrottle.ts"
+import { OperatorAccounts } from "./OperatorAccounts.ts"
 import { OperatorAuth } from "./OperatorAuth.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { UsersRepo } from "./UsersRepo.ts"
 
-export const OperatorsLive = OperatorAuth.Default.pipe(
-  Layer.provideMerge(Layer.mergeAll(UsersRepo.Default, SessionsRepo.Default, LoginThrottle.Default))
+const Repos = Layer.mergeAll(
+  UsersRepo.Default,
+  SessionsRepo.Default,
+  LoginThrottle.Default,
+  SitesRepo.Default,
+  DeviceDirectoryRepo.Default,
+  EnrollmentAdminRepo.Default
 )
+
+export const OperatorsLive = Layer.mergeAll(
+  OperatorAuth.Default,
+  OperatorAccounts.Default,
+  Sites.Default,
+  DeviceDirectory.Default,
+  DeviceActivity.Default,
+  EnrollmentAdmin.Default
+).pipe(Layer.provideMerge(Repos))

@@ -1,0 +1,75 @@
+// Device inventory and activity history for operators. The original left these routes open; here a
+// logged-in operator is required. spec: config-bootstrap-tests.md §6.11 (H-DEV), §5b (D-DEV)
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Schema from "effect/Schema"
+import { Wire } from "../../services/errors.ts"
+import { RequireOperator } from "../auth/Middleware.ts"
+
+/** The D-DEV snapshot (plus site fields and Online/Offline `status` in lists); described, not re-validated. */
+const Device = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({ identifier: "DeviceSnapshot" })
+
+const ActivitySummary = Schema.Struct({
+  id: Schema.Number,
+  script_name: Schema.NullOr(Schema.String),
+  script_path: Schema.NullOr(Schema.String),
+  script_type: Schema.NullOr(Schema.String),
+  ran_at: Schema.NullOr(Schema.Number),
+  status: Schema.NullOr(Schema.String),
+  has_stdout: Schema.Boolean,
+  has_stderr: Schema.Boolean
+})
+
+const ActivityEntry = Schema.Struct({
+  id: Schema.Number,
+  hostname: Schema.NullOr(Schema.String),
+  script_name: Schema.NullOr(Schema.String),
+  script_path: Schema.NullOr(Schema.String),
+  script_type: Schema.NullOr(Schema.String),
+  ran_at: Schema.NullOr(Schema.Number),
+  status: Schema.NullOr(Schema.String),
+  stdout: Schema.String,
+  stderr: Schema.String
+})
+
+const StatusOk = Schema.Struct({ status: Schema.Literal("ok") })
+const hostname = Schema.Struct({ hostname: Schema.String })
+
+export class DevicesApi extends HttpApiGroup.make("devices")
+  .add(HttpApiEndpoint.get("list", "/api/devices").addSuccess(Schema.Struct({ devices: Schema.Array(Device) })))
+  .add(
+    HttpApiEndpoint.get("byGuid", "/api/devices/:guid")
+      .setPath(Schema.Struct({ guid: Schema.String }))
+      .addSuccess(Device)
+      .addError(Wire.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("details", "/api/device/details/:hostname")
+      .setPath(hostname)
+      .addSuccess(Device.annotations({ description: "The snapshot, or {} for an unknown hostname" }))
+  )
+  .add(
+    HttpApiEndpoint.post("description", "/api/device/description/:hostname")
+      .setPath(hostname)
+      .setPayload(Schema.Struct({ description: Schema.String }))
+      .addSuccess(StatusOk)
+      .addError(Wire.BadRequest)
+      .addError(Wire.NotFound)
+      .addError(Wire.PayloadTooLarge)
+  )
+  .add(
+    HttpApiEndpoint.get("activity", "/api/device/activity/:hostname")
+      .setPath(hostname)
+      .addSuccess(Schema.Struct({ history: Schema.Array(ActivitySummary) }))
+  )
+  .add(HttpApiEndpoint.del("clearActivity", "/api/device/activity/:hostname").setPath(hostname).addSuccess(StatusOk))
+  .add(
+    HttpApiEndpoint.get("activityEntry", "/api/device/activity/job/:id")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .addSuccess(ActivityEntry)
+      .addError(Wire.NotFound)
+  )
+  .middleware(RequireOperator)
+  .annotate(OpenApi.Description, "Device inventory and activity. Requires a logged-in operator (the original left these open).")
+{}

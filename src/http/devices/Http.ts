@@ -1,0 +1,34 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as Effect from "effect/Effect"
+import { DeviceActivity } from "../../services/devices/DeviceActivity.ts"
+import { DeviceDirectory } from "../../services/devices/DeviceDirectory.ts"
+import { pyStr } from "../../services/pyValues.ts"
+import { BorealisApi } from "../Api.ts"
+import { CurrentOperator } from "../auth/Middleware.ts"
+import { clientIp } from "../clientIp.ts"
+import { operatorJson } from "../operatorBody.ts"
+
+const actor = Effect.gen(function*() {
+  const operator = yield* CurrentOperator
+  return { username: operator.username, ip: yield* clientIp }
+})
+
+export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handlers) =>
+  Effect.gen(function*() {
+    const directory = yield* DeviceDirectory
+    const activity = yield* DeviceActivity
+    return handlers
+      .handle("list", () => Effect.map(directory.list(), (devices) => ({ devices })))
+      .handle("byGuid", ({ path }) => directory.byGuid(path.guid))
+      .handle("details", ({ path }) => directory.details(path.hostname))
+      .handleRaw("description", ({ path }) =>
+        Effect.gen(function*() {
+          const payload = yield* operatorJson
+          yield* directory.setDescription(path.hostname, pyStr(payload["description"]), yield* actor)
+          return { status: "ok" as const }
+        }))
+      .handle("activity", ({ path }) => Effect.map(activity.history(path.hostname), (history) => ({ history })))
+      .handle("clearActivity", ({ path }) =>
+        Effect.as(Effect.flatMap(actor, (a) => activity.clear(path.hostname, a)), { status: "ok" as const }))
+      .handle("activityEntry", ({ path }) => activity.entry(path.id))
+  }))

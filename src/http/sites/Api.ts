@@ -1,0 +1,61 @@
+// Sites and site assignment. The original left these routes open; here a logged-in operator is
+// required. spec: config-bootstrap-tests.md §6.11 (H-SITES)
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Schema from "effect/Schema"
+import { Wire } from "../../services/errors.ts"
+import { RequireOperator } from "../auth/Middleware.ts"
+
+export const SiteSummary = Schema.Struct({
+  id: Schema.Number,
+  name: Schema.String,
+  description: Schema.String,
+  created_at: Schema.Number,
+  device_count: Schema.Number
+})
+
+export const SiteMapping = Schema.Struct({ site_id: Schema.Number, site_name: Schema.String })
+
+/** Flask's `request.args.get`: a repeated parameter counts by its first value. */
+export const FirstParam = Schema.optional(Schema.Union(Schema.String, Schema.Array(Schema.String)))
+
+export class SitesApi extends HttpApiGroup.make("sites")
+  .add(HttpApiEndpoint.get("list", "/api/sites").addSuccess(Schema.Struct({ sites: Schema.Array(SiteSummary) })))
+  .add(
+    HttpApiEndpoint.post("create", "/api/sites")
+      .setPayload(Schema.Struct({ name: Schema.String, description: Schema.optional(Schema.String) }))
+      .addSuccess(SiteSummary, { status: 201 })
+      .addError(Wire.BadRequest)
+      .addError(Wire.Conflict)
+  )
+  .add(
+    HttpApiEndpoint.post("remove", "/api/sites/delete")
+      .setPayload(Schema.Struct({ ids: Schema.Array(Schema.Number) }))
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ok"), deleted: Schema.Number }))
+      .addError(Wire.BadRequest)
+  )
+  .add(
+    HttpApiEndpoint.get("deviceMap", "/api/sites/device_map")
+      .setUrlParams(Schema.Struct({ hostnames: FirstParam.annotations({ description: "Comma-separated hostnames; all when absent" }) }))
+      .addSuccess(Schema.Struct({ mapping: Schema.Record({ key: Schema.String, value: SiteMapping }) }))
+  )
+  .add(
+    HttpApiEndpoint.post("assign", "/api/sites/assign")
+      .setPayload(Schema.Struct({ site_id: Schema.Number, hostnames: Schema.Array(Schema.String) }))
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
+      .addError(Wire.BadRequest)
+      .addError(Wire.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("rename", "/api/sites/rename")
+      .setPayload(Schema.Struct({ id: Schema.Number, new_name: Schema.String }))
+      .addSuccess(SiteSummary)
+      .addError(Wire.BadRequest)
+      .addError(Wire.Conflict)
+      .addError(Wire.NotFound)
+  )
+  .addError(Wire.PayloadTooLarge)
+  .middleware(RequireOperator)
+  .annotate(OpenApi.Description, "Sites. Requires a logged-in operator (the original left these open).")
+{}

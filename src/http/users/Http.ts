@@ -1,0 +1,53 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as Effect from "effect/Effect"
+import { OperatorAccounts } from "../../services/operators/OperatorAccounts.ts"
+import { pyStr, pyTruthy } from "../../services/pyValues.ts"
+import { BorealisApi } from "../Api.ts"
+import { CurrentOperator } from "../auth/Middleware.ts"
+import { clientIp } from "../clientIp.ts"
+import { operatorJson } from "../operatorBody.ts"
+
+const ok = { status: "ok" } as const
+
+const actor = Effect.gen(function*() {
+  const operator = yield* CurrentOperator
+  return { username: operator.username, ip: yield* clientIp }
+})
+
+export const UsersLive = HttpApiBuilder.group(BorealisApi, "users", (handlers) =>
+  Effect.gen(function*() {
+    const accounts = yield* OperatorAccounts
+    return handlers
+      .handle("list", () => Effect.map(accounts.list(), (users) => ({ users })))
+      .handleRaw("create", () =>
+        Effect.gen(function*() {
+          const payload = yield* operatorJson
+          const username = pyStr(payload["username"]).trim()
+          yield* accounts.create({
+            username,
+            password_sha512: pyStr(payload["password_sha512"]).trim(),
+            role: pyStr(payload["role"]) || "User",
+            display_name: pyStr(payload["display_name"]) || username
+          }, yield* actor)
+          return ok
+        }))
+      .handle("remove", ({ path }) => Effect.as(Effect.flatMap(actor, (a) => accounts.remove(path.username, a)), ok))
+      .handleRaw("resetPassword", ({ path }) =>
+        Effect.gen(function*() {
+          const payload = yield* operatorJson
+          yield* accounts.resetPassword(path.username, pyStr(payload["password_sha512"]).trim(), yield* actor)
+          return ok
+        }))
+      .handleRaw("changeRole", ({ path }) =>
+        Effect.gen(function*() {
+          const payload = yield* operatorJson
+          yield* accounts.changeRole(path.username, pyStr(payload["role"]).trim(), yield* actor)
+          return ok
+        }))
+      .handleRaw("updateMfa", ({ path }) =>
+        Effect.gen(function*() {
+          const payload = yield* operatorJson
+          yield* accounts.updateMfa(path.username, pyTruthy(payload["enabled"]), pyTruthy(payload["reset_secret"]), yield* actor)
+          return ok
+        }))
+  }))

@@ -1,0 +1,75 @@
+// A device's script/job history (`activity_history`): list, one entry's output, clear.
+// spec: config-bootstrap-tests.md §6.11 (test_device_activity_endpoints)
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Audit } from "../audit/Audit.ts"
+import { NotFound } from "../errors.ts"
+import type { Actor } from "../operators/OperatorAccounts.ts"
+import { changes, transactionally } from "../sqlResult.ts"
+import { cleanDeviceStr } from "./snapshot.ts"
+
+export interface ActivitySummary {
+  readonly id: number
+  readonly script_name: string | null
+  readonly script_path: string | null
+  readonly script_type: string | null
+  readonly ran_at: number | null
+  readonly status: string | null
+  readonly has_stdout: boolean
+  readonly has_stderr: boolean
+}
+
+export interface ActivityEntry {
+  readonly id: number
+  readonly hostname: string | null
+  readonly script_name: string | null
+  readonly script_path: string | null
+  readonly script_type: string | null
+  readonly ran_at: number | null
+  readonly status: string | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export class DeviceActivity extends Effect.Service<DeviceActivity>()("borealis/DeviceActivity", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const audit = yield* Audit
+
+    const history = Effect.fn("DeviceActivity.history")(function*(hostnameRaw: string) {
+      const hostname = cleanDeviceStr(hostnameRaw)
+      if (hostname === undefined) return []
+      const rows = yield* sql<Omit<ActivitySummary, "has_stdout" | "has_stderr"> & { out_len: number; err_len: number }>`
+        SELECT id, script_name, script_path, script_type, ran_at, status,
+               LENGTH(COALESCE(stdout, '')) AS out_len, LENGTH(COALESCE(stderr, '')) AS err_len
+          FROM activity_history WHERE LOWER(hostname) = LOWER(${hostname})
+         ORDER BY ran_at DESC, id DESC`.pipe(Effect.orDie)
+      return rows.map(({ out_len, err_len, ...r }): ActivitySummary => ({ ...r, has_stdout: out_len > 0, has_stderr: err_len > 0 }))
+    })
+
+    const entry = Effect.fn("DeviceActivity.entry")(function*(idRaw: string) {
+      const notFound = new NotFound({ error: "not found" })
+      // Flask's `<int:activity_id>`: only plain digits route here.
+      if (!/^\d{1,15}$/.test(idRaw)) return yield* notFound
+      const rows = yield* sql<Omit<ActivityEntry, "stdout" | "stderr"> & { stdout: string | null; stderr: string | null }>`
+        SELECT id, hostname, script_name, script_path, script_type, ran_at, status, stdout, stderr
+          FROM activity_history WHERE id = ${Number(idRaw)}`.pipe(Effect.orDie)
+      const row = Option.fromNullable(rows[0])
+      if (Option.isNone(row)) return yield* notFound
+      return { ...row.value, stdout: row.value.stdout ?? "", stderr: row.value.stderr ?? "" } satisfies ActivityEntry
+    })
+
+    const clear = Effect.fn("DeviceActivity.clear")(function*(hostnameRaw: string, actor: Actor) {
+      const hostname = cleanDeviceStr(hostnameRaw)
+      if (hostname === undefined) return 0
+      return yield* transactionally(sql, Effect.gen(function*() {
+        const deleted = yield* changes(sql`DELETE FROM activity_history WHERE LOWER(hostname) = LOWER(${hostname})`).pipe(Effect.orDie)
+        yield* audit.record({ type: "device.activity_cleared", actor: actor.username, actor_ip: actor.ip, target: hostname, details: { deleted } })
+        return deleted
+      }))
+    })
+
+    return { history, entry, clear } as const
+  })
+}) {}
