@@ -61,8 +61,17 @@ export const componentSourcePaths = (components: ReadonlyArray<unknown>): Readon
   ...new Set(components.map(componentSourcePath).filter((p): p is string => p !== undefined))
 ]
 
-/** An assembly's text by its path under the Assemblies root (`undefined`: missing or not a file). */
-export type SourceLookup = (path: string) => string | undefined
+/** A file the reader refused to load because of its size. */
+export interface SourceTooLarge {
+  readonly _tag: "TooLarge"
+  readonly bytes: number
+}
+
+/** What the reader found for a path: its text, a refusal, or nothing (missing / not a file). */
+export type SourceText = string | SourceTooLarge | undefined
+
+/** An assembly's text by its path under the Assemblies root. */
+export type SourceLookup = (path: string) => SourceText
 
 export interface ScriptManifest {
   readonly kind: "script"
@@ -174,7 +183,9 @@ export const prepareComponent = (
   const text = sources(path)
   if (text === undefined) return skip("not_found", path, notFound)
   const limit = options.maxScriptBytes ?? MAX_SCRIPT_BYTES
-  if (Buffer.byteLength(text, "utf8") > limit) return skip("too_large", path, `Script exceeds ${limit} bytes`)
+  if (typeof text !== "string" || Buffer.byteLength(text, "utf8") > limit) {
+    return skip("too_large", path, `Script exceeds ${limit} bytes`)
+  }
 
   const fileName = baseName(path)
   const componentName = pyText(field(record, "name"))

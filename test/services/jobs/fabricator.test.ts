@@ -224,6 +224,8 @@ describe("prepareComponent: skips with the original's messages", () => {
       maxScriptBytes: 999
     })
     expect(prepared._tag === "Skipped" && prepared.skip.reason).toBe("too_large")
+    const refused = prepareComponent({ type: "script", path: "huge.ps1" }, 0, () => ({ _tag: "TooLarge", bytes: 1 << 30 }))
+    expect(refused._tag === "Skipped" && refused.skip).toMatchObject({ reason: "too_large", message: `Script exceeds ${MAX_SCRIPT_BYTES} bytes` })
     expect(MAX_SCRIPT_BYTES).toBe(16 * 1024 * 1024)
   })
 })
