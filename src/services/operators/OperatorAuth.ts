@@ -3,6 +3,7 @@
 // spec: config-bootstrap-tests.md §1.3 (OPAUTH), §6.9; STYLE: the handler only calls this service.
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cookies from "@effect/platform/Cookies"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -98,7 +99,9 @@ export interface MeView {
 }
 
 const invalidCredentials = new Unauthorized({ error: "invalid username or password" })
-const nowSeconds = () => Math.floor(Date.now() / 1000)
+/** Challenge expiry and TOTP steps follow Effect's clock, so tests can move time. */
+const nowMillis = Clock.currentTimeMillis
+const nowSeconds = Effect.map(nowMillis, (ms) => Math.floor(ms / 1000))
 
 /** The token a request carries: the `borealis_auth` cookie, else `Authorization: Bearer` (original order). */
 export const presentedToken = (cookies: Readonly<Record<string, string>>, authorization: string | undefined): string => {
@@ -240,10 +243,8 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
         return yield* RateLimited.of(wait.value)
       })
 
-    const pruneChallenges = Ref.update(challenges, (all) => {
-      const now = nowSeconds()
-      return new Map([...all].filter(([, c]) => c.expiresAt >= now))
-    })
+    const pruneChallenges = Effect.flatMap(nowSeconds, (now) =>
+      Ref.update(challenges, (all) => new Map([...all].filter(([, c]) => c.expiresAt >= now))))
 
     const startChallenge = (account: OperatorAccount, client: ClientInfo) =>
       Effect.gen(function*() {
@@ -260,7 +261,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
           role: account.role,
           stage,
           secret,
-          expiresAt: nowSeconds() + MFA_CHALLENGE_SECONDS,
+          expiresAt: (yield* nowSeconds) + MFA_CHALLENGE_SECONDS,
           attempts: 0
         }
         yield* Ref.update(challenges, (all) => new Map(all).set(challengeId, pending))
@@ -331,7 +332,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
           return yield* new Unauthorized({ error })
         })
       if (pending.pendingToken !== request.pending_token) return yield* sessionFailure("mfa_session_invalid", "invalid_session")
-      if (pending.expiresAt < nowSeconds()) return yield* sessionFailure("mfa_expired", "expired")
+      if (pending.expiresAt < (yield* nowSeconds)) return yield* sessionFailure("mfa_expired", "expired")
 
       const account = yield* users.findById(pending.userId)
       if (Option.isNone(account)) {
@@ -350,7 +351,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
         })
         return yield* new Forbidden({ error: "mfa_not_configured" })
       }
-      const step = acceptedCounter(secret, request.code)
+      const step = acceptedCounter(secret, request.code, yield* nowMillis)
       const lastUsed = (yield* Ref.get(usedSteps)).get(pending.userId)
       if (Option.isNone(step) || (lastUsed !== undefined && step.value <= lastUsed)) {
         yield* failLogin(pending.username, client, "invalid_mfa_code", pending.stage)

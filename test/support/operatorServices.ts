@@ -1,0 +1,22 @@
+// The operator-side services on a fresh temp root: real SQLite file, real migrations, real Audit.
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { EngineConfig } from "../../src/layers/Config.ts"
+import { applyMigrations } from "../../src/layers/Migrations.ts"
+import { SqlLive } from "../../src/layers/Sql.ts"
+import { Audit } from "../../src/services/audit/Audit.ts"
+import { OperatorsLive } from "../../src/services/operators/layer.ts"
+import { tempRoot } from "./engine.ts"
+
+export const migratedDatabase = (root: string) =>
+  Layer.effectDiscard(applyMigrations).pipe(
+    Layer.provideMerge(SqlLive),
+    Layer.provideMerge(EngineConfig.forRoot(root)),
+    Layer.orDie
+  )
+
+/** Everything `OperatorsLive` provides, plus Audit, SQL and config, on its own database. */
+export const operatorServices = (root: string = tempRoot("borealis-ops-")) =>
+  OperatorsLive.pipe(Layer.provideMerge(Audit.Default), Layer.provideMerge(migratedDatabase(root)))
+
+export const run = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
