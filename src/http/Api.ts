@@ -3,6 +3,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { AgentApi } from "./agent/Api.ts"
 import { AdminApi } from "./admin/Api.ts"
+import { AssembliesApi } from "./assemblies/Api.ts"
 import { AuditApi } from "./audit/Api.ts"
 import { AuthApi } from "./auth/Api.ts"
 import { DevicesApi } from "./devices/Api.ts"
@@ -20,6 +21,7 @@ export class BorealisApi extends HttpApi.make("borealis")
   .add(AdminApi)
   .add(ServerApi)
   .add(AuditApi)
+  .add(AssembliesApi)
   .add(AgentApi)
   .annotate(OpenApi.Title, "Borealis Engine")
   .annotate(OpenApi.Version, "0.1.0")

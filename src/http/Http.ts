@@ -4,6 +4,7 @@ import * as Layer from "effect/Layer"
 import { BorealisApi } from "./Api.ts"
 import { AgentLive, DeviceAuthenticationLive } from "./agent/Http.ts"
 import { AdminLive } from "./admin/Http.ts"
+import { AssembliesLive } from "./assemblies/Http.ts"
 import { AuditLive } from "./audit/Http.ts"
 import { AuthLive } from "./auth/Http.ts"
 import { AuthMiddlewareLive } from "./auth/Middleware.ts"
@@ -15,7 +16,7 @@ import { SitesLive } from "./sites/Http.ts"
 import { UsersLive } from "./users/Http.ts"
 
 export const ApiLive = HttpApiBuilder.api(BorealisApi).pipe(
-  Layer.provide([HealthLive, AuthLive, UsersLive, SitesLive, DevicesLive, AdminLive, ServerLive, AuditLive, AgentLive]),
+  Layer.provide([HealthLive, AuthLive, UsersLive, SitesLive, DevicesLive, AdminLive, ServerLive, AuditLive, AssembliesLive, AgentLive]),
   Layer.provide(DeviceAuthenticationLive),
   Layer.provide(AuthMiddlewareLive),
   Layer.provide(ApiErrorsLive)

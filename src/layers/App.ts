@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "../http/Http.ts"
 import { AgentSideLive } from "../services/agents/layer.ts"
+import { Assemblies } from "../services/assemblies/Assemblies.ts"
 import { Audit } from "../services/audit/Audit.ts"
 import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
 import { OperatorsLive } from "../services/operators/layer.ts"
@@ -45,7 +46,7 @@ const BootstrapComplete = Layer.effectDiscard(
  * Capability services (each an `Effect.Service` with its own repository). They may use the database,
  * keys, config and logging from the foundation; HTTP groups and Socket.IO handlers call them.
  */
-const ServicesLive = Layer.mergeAll(OperatorsLive, AgentSideLive).pipe(
+const ServicesLive = Layer.mergeAll(OperatorsLive, AgentSideLive, Assemblies.Default).pipe(
   // Every capability records to the one audit trail.
   Layer.provideMerge(Audit.Default)
 )

@@ -1,0 +1,116 @@
+// The script library routes, exactly as the original answered them (first-generation Engine
+// `interfaces/http/assemblies.py`, the legacy server's same routes). Operator-only.
+// Bodies are read like Flask's `get_json(silent=True)`: a JSON object, else `{}`; the payload
+// schemas below document them, the handlers read them leniently.
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Schema from "effect/Schema"
+import { Wire } from "../../services/errors.ts"
+import { RequireOperator } from "../auth/Middleware.ts"
+
+const Island = Schema.String.annotations({ description: "workflows | scripts | ansible (aliases: workflow, script, ansible_playbooks, ansible-playbooks, playbooks)" })
+
+const timestamps = {
+  last_edited: Schema.String.annotations({ description: "server-local YYYY-MM-DDTHH:MM:SS" }),
+  last_edited_epoch: Schema.Number
+}
+
+export const ScriptItem = Schema.Struct({
+  file_name: Schema.String,
+  rel_path: Schema.String,
+  type: Schema.String,
+  name: Schema.String,
+  category: Schema.String,
+  description: Schema.String,
+  ...timestamps
+})
+
+export const WorkflowItem = Schema.Struct({
+  file_name: Schema.String,
+  rel_path: Schema.String,
+  type: Schema.Literal("workflow"),
+  tab_name: Schema.String,
+  ...timestamps
+})
+
+export const AssemblyListing = Schema.Struct({
+  root: Schema.String,
+  items: Schema.Array(Schema.Union(WorkflowItem, ScriptItem)),
+  folders: Schema.Array(Schema.String)
+})
+
+export const MutationResult = Schema.Struct({
+  status: Schema.Literal("ok"),
+  rel_path: Schema.optional(Schema.String)
+})
+
+export const CreatePayload = Schema.Struct({
+  island: Island,
+  kind: Schema.Literal("file", "folder"),
+  path: Schema.String,
+  content: Schema.optional(Schema.Unknown),
+  type: Schema.optional(Schema.String)
+})
+
+export const EditPayload = Schema.Struct({
+  island: Island,
+  path: Schema.String,
+  content: Schema.optional(Schema.Unknown),
+  type: Schema.optional(Schema.String)
+})
+
+export const RenamePayload = Schema.Struct({
+  island: Island,
+  kind: Schema.Literal("file", "folder"),
+  path: Schema.String,
+  new_name: Schema.String,
+  type: Schema.optional(Schema.String)
+})
+
+export const MovePayload = Schema.Struct({
+  island: Island,
+  path: Schema.String,
+  new_path: Schema.String,
+  kind: Schema.optional(Schema.String)
+})
+
+export const DeletePayload = Schema.Struct({
+  island: Island,
+  path: Schema.String,
+  kind: Schema.Literal("file", "folder")
+})
+
+const mutation = <const Name extends string, const Path extends `/${string}`>(name: Name, path: Path) =>
+  HttpApiEndpoint.post(name, path)
+    .addSuccess(MutationResult)
+    .addError(Wire.BadRequest)
+    .addError(Wire.NotFound)
+    .addError(Wire.Conflict)
+    .addError(Wire.PayloadTooLarge)
+
+export class AssembliesApi extends HttpApiGroup.make("assemblies")
+  .add(
+    HttpApiEndpoint.get("list", "/api/assembly/list")
+      .addSuccess(AssemblyListing)
+      .addError(Wire.BadRequest)
+      .annotate(OpenApi.Description, "`?island=`: every file and folder of the island, newest first.")
+  )
+  .add(
+    HttpApiEndpoint.get("load", "/api/assembly/load")
+      .addSuccess(Schema.Unknown)
+      .addError(Wire.BadRequest)
+      .addError(Wire.NotFound)
+      .annotate(
+        OpenApi.Description,
+        "`?island=&path=`: a workflow's JSON as stored; otherwise `{file_name, rel_path, type, assembly, content}` (script decoded)."
+      )
+  )
+  .add(mutation("create", "/api/assembly/create").setPayload(CreatePayload).annotate(OpenApi.Description, "A folder, or a file (`.json` added when the name has no extension)."))
+  .add(mutation("edit", "/api/assembly/edit").setPayload(EditPayload).annotate(OpenApi.Description, "Replace a file's document; a non-JSON script becomes a `.json` document."))
+  .add(mutation("rename", "/api/assembly/rename").setPayload(RenamePayload))
+  .add(mutation("move", "/api/assembly/move").setPayload(MovePayload).annotate(OpenApi.Description, "Into an existing folder keeps the name."))
+  .add(mutation("delete", "/api/assembly/delete").setPayload(DeletePayload))
+  .middleware(RequireOperator)
+  .annotate(OpenApi.Description, "The script library under `<project root>/Assemblies`: Workflows, Scripts, Ansible_Playbooks.")
+{}
