@@ -1,0 +1,38 @@
+// The operator CLI: `npm run cli -- <command> …`. It works on the Engine's database through the same
+// services as the HTTP API (not over HTTP), so an operator on the server can manage accounts and
+// enroll a first device without a browser. Add a command: write `src/cli/<name>.ts` exporting a
+// Command and list it in `subcommands` below.
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import { approvalsCommand } from "./cli/approvals.ts"
+import { codesCommand } from "./cli/codes.ts"
+import { devicesCommand } from "./cli/devices.ts"
+import { CliServicesLive } from "./cli/runtime.ts"
+import { usersCommand } from "./cli/users.ts"
+
+const subcommands = [usersCommand, codesCommand, approvalsCommand, devicesCommand] as const
+
+export const borealis = Command.make("borealis").pipe(
+  Command.withDescription("Borealis Engine operator CLI (uses BOREALIS_* variables to find the database)"),
+  Command.withSubcommands(subcommands),
+  // Built only when a command runs, so `--help` never opens (or creates) a database.
+  Command.provide(CliServicesLive)
+)
+
+export const runCli = Command.run(borealis, { name: "borealis", version: "0.1.0" })
+
+runCli(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  Effect.tapErrorCause((cause) =>
+    Effect.sync(() => {
+      process.exitCode = 1
+      // Usage errors were already printed with the help text.
+      if (cause._tag === "Fail" && ValidationError.isValidationError(cause.error)) return
+      process.stderr.write(`borealis: ${String(cause)}\n`)
+    })),
+  Effect.ignore,
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+)

@@ -1,0 +1,66 @@
+// What every operator CLI command runs on: the Engine's own configuration (BOREALIS_* variables), its
+// database with the same migrations, and the same services the HTTP handlers call — never HTTP.
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as os from "node:os"
+import { EngineConfig } from "../layers/Config.ts"
+import { MigrationsLive } from "../layers/Migrations.ts"
+import { SqlLive } from "../layers/Sql.ts"
+import { Audit } from "../services/audit/Audit.ts"
+import type { Actor } from "../services/operators/OperatorAccounts.ts"
+import { OperatorsLive } from "../services/operators/layer.ts"
+
+/** Warnings and errors only, one line each on stderr; the audit trail still goes to the database. */
+const cliLogger = Logger.make(({ logLevel, message, annotations }) => {
+  const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+  const extra = [...annotations].map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join("")
+  process.stderr.write(`${logLevel.label.toLowerCase()}: ${text}${extra}\n`)
+})
+
+export const CliLoggingLive = Layer.merge(
+  Logger.replace(Logger.defaultLogger, cliLogger),
+  Logger.minimumLogLevel(LogLevel.Warning)
+)
+
+const database = MigrationsLive.pipe(Layer.provideMerge(SqlLive), Layer.provideMerge(EngineConfig.fromEnv()))
+
+/** The operator services on the Engine's database (created and migrated if needed). */
+export const CliServicesLive = OperatorsLive.pipe(
+  Layer.provideMerge(Audit.Default),
+  Layer.provideMerge(database),
+  Layer.provide(CliLoggingLive)
+)
+
+/** Audit records name the operating-system account that ran the CLI. */
+export const cliActor = (): Actor => {
+  let user = "unknown"
+  try {
+    user = os.userInfo().username
+  } catch {
+    // no passwd entry (containers): keep "unknown"
+  }
+  return { username: `cli:${user}` }
+}
+
+/** A service refusal (`{ error }` tagged errors) becomes `error: <message>` and exit status 1. */
+export const reportFailures = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A | void, never, R> =>
+  effect.pipe(
+    Effect.catchAll((e) => {
+      const message = typeof e === "object" && e !== null && "error" in e ? String((e as { error: unknown }).error) : String(e)
+      return Effect.zipRight(Console.error(`error: ${message}`), Effect.sync(() => {
+        process.exitCode = 1
+      }))
+    })
+  )
+
+/** Left-aligned columns for terminal output. */
+export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
+  return [line(headers), ...rows.map(line)].join("\n")
+}
+
+export const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
