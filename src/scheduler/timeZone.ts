@@ -41,31 +41,85 @@ export const canonicalTimeZone = (input: string): string | undefined => {
 /** The zone the server runs in (`TZ`, else the system's): the default for jobs without one. */
 export const serverTimeZone = (): string => DateTime.zoneMakeLocal().id
 
-// Offsets change only at transitions, and a scheduler asks about the same few minutes every tick:
-// remember each (zone, second) answer. Bounded: a full table is simply dropped.
-const offsets = new Map<string, Map<number, number>>()
-const OFFSET_CACHE_LIMIT = 50_000
+const DAY = 86_400
+
+// A zone's offset changes only at its transitions, a handful per year: learn them once per
+// (zone, UTC year) and answer every lookup from that table, so the cost of a scheduler tick does not
+// grow with the number of jobs. The offset is sampled daily and each change bisected to the
+// second; several changes within one day are all found (a change back to the same offset within a
+// day would be missed, and no tzdata zone has one).
+interface YearRules {
+  readonly startOffset: number
+  /** [instant, offset from then on], ascending. */
+  readonly changes: ReadonlyArray<readonly [number, number]>
+}
+
+const rules = new Map<string, Map<number, YearRules>>()
+const RULES_LIMIT = 4_096
+
+const intlOffset = (zone: DateTime.TimeZone.Named, epochSeconds: number): number =>
+  Math.round(DateTime.zonedOffset(DateTime.unsafeMakeZoned(epochSeconds * 1000, { timeZone: zone })) / 1000)
+
+const learnYear = (zone: DateTime.TimeZone.Named, year: number): YearRules => {
+  const start = daysFromCivil(year, 1, 1) * DAY
+  const end = daysFromCivil(year + 1, 1, 1) * DAY
+  const changes: Array<readonly [number, number]> = []
+  const startOffset = intlOffset(zone, start)
+  let from = start
+  let fromOffset = startOffset
+  while (from < end) {
+    const to = Math.min(from + DAY, end)
+    const toOffset = intlOffset(zone, to)
+    let low = from
+    let lowOffset = fromOffset
+    while (lowOffset !== toOffset) {
+      // the first second after `low` whose offset differs from `lowOffset`
+      let a = low
+      let b = to
+      while (b - a > 1) {
+        const middle = Math.floor((a + b) / 2)
+        if (intlOffset(zone, middle) === lowOffset) a = middle
+        else b = middle
+      }
+      lowOffset = b === to ? toOffset : intlOffset(zone, b)
+      if (b < end) changes.push([b, lowOffset])
+      low = b
+    }
+    from = to
+    fromOffset = toOffset
+  }
+  return { startOffset, changes }
+}
+
+const yearRules = (zoneId: string, year: number): YearRules => {
+  let byYear = rules.get(zoneId)
+  if (byYear === undefined) {
+    if (rules.size >= RULES_LIMIT) rules.clear()
+    byYear = new Map()
+    rules.set(zoneId, byYear)
+  }
+  const known = byYear.get(year)
+  if (known !== undefined) return known
+  const zone = namedZone(zoneId)
+  const learned = zone === null ? { startOffset: 0, changes: [] } : learnYear(zone, year)
+  if (byYear.size >= RULES_LIMIT) byYear.clear()
+  byYear.set(year, learned)
+  return learned
+}
 
 /** UTC offset of `zoneId` at `epochSeconds`, in seconds (east positive). `zoneId` must be valid. */
 export const offsetSeconds = (zoneId: string, epochSeconds: number): number => {
   if (UTC_IDS.has(zoneId)) return 0
-  let table = offsets.get(zoneId)
-  if (table === undefined) {
-    table = new Map()
-    offsets.set(zoneId, table)
+  const t = Math.floor(epochSeconds)
+  const { changes, startOffset } = yearRules(zoneId, new Date(t * 1000).getUTCFullYear())
+  let offset = startOffset
+  for (const [at, after] of changes) {
+    if (at > t) break
+    offset = after
   }
-  const hit = table.get(epochSeconds)
-  if (hit !== undefined) return hit
-  const zone = namedZone(zoneId)
-  const offset = zone === null
-    ? 0
-    : Math.round(DateTime.zonedOffset(DateTime.unsafeMakeZoned(epochSeconds * 1000, { timeZone: zone })) / 1000)
-  if (table.size >= OFFSET_CACHE_LIMIT) table.clear()
-  table.set(epochSeconds, offset)
   return offset
 }
 
-const DAY = 86_400
 
 /** Days since 1970-01-01 of a civil date (proleptic Gregorian; month may overflow, it carries). */
 export const daysFromCivil = (year: number, month: number, day: number): number => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
 import {
   canonicalTimeZone,
   daysFromCivil,
@@ -83,6 +84,46 @@ describe("offsetSeconds", () => {
     expect(offsetSeconds(zone, ts(iso))).toBe(expected)
     // answered again from the cache
     expect(offsetSeconds(zone, ts(iso))).toBe(expected)
+  })
+})
+
+describe("offsetSeconds agrees with the zone rules at any instant", () => {
+  const zones = [
+    "America/New_York",
+    "Europe/Berlin",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Pacific/Apia",
+    "Asia/Tehran",
+    "Africa/Casablanca",
+    "America/St_Johns",
+    "Pacific/Chatham"
+  ]
+  const direct = (zone: string, t: number) =>
+    Math.round(DateTime.zonedOffset(DateTime.unsafeMakeZoned(t * 1000, { timeZone: zone })) / 1000)
+
+  it("on 3,000 pseudo-random seconds between 1900 and 2040", () => {
+    let seed = 42
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31
+    const from = ts("1900-01-01T00:00:00Z")
+    const to = ts("2040-01-01T00:00:00Z")
+    for (let i = 0; i < 3_000; i++) {
+      const zone = zones[i % zones.length] ?? "UTC"
+      const t = Math.floor(from + next() * (to - from))
+      expect([zone, t, offsetSeconds(zone, t)]).toEqual([zone, t, direct(zone, t)])
+    }
+  })
+
+  it("on both sides of every transition of 2024", () => {
+    for (const zone of zones) {
+      for (let t = ts("2024-01-01T00:00:00Z"); t < ts("2025-01-01T00:00:00Z"); t += 3600) {
+        const here = offsetSeconds(zone, t)
+        if (here !== offsetSeconds(zone, t + 3600)) {
+          for (let s = t; s <= t + 3600; s += 60) expect([zone, s, offsetSeconds(zone, s)]).toEqual([zone, s, direct(zone, s)])
+        }
+      }
+    }
   })
 })
 
