@@ -48,3 +48,14 @@ export const auditRows = (file: string, type?: string) =>
         outcome: string
         details_json: string
       }>)
+
+/** The Engine's log once it contains `marker` (it is written through a stream), or throws after ~5 s. */
+export const logOnceContains = async (logFile: string, marker: RegExp): Promise<string> => {
+  const fs = await import("node:fs")
+  for (let i = 0; i < 50; i++) {
+    const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : ""
+    if (marker.test(text)) return text
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`log never contained ${marker}`)
+}

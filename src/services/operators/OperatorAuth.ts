@@ -6,6 +6,7 @@ import * as Cookies from "@effect/platform/Cookies"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { randomBytes, randomUUID } from "node:crypto"
@@ -406,4 +407,28 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
 
     return { authenticate, resolveOperator, login, verifyMfa, logout, me } as const
   })
-}) {}
+}) {
+  /**
+   * For tests of code that only asks "who is this?" (guards, Socket.IO): `Authorization: Bearer <key>`
+   * resolves to `operators[key]`; logins are refused.
+   */
+  static readonly Test = (operators: Readonly<Record<string, Operator>>): Layer.Layer<OperatorAuth> => {
+    const authenticate = (presented: PresentedCredentials) => {
+      const token = presentedToken(parseCookies(presented.cookie), presented.authorization)
+      const operator = operators[token]
+      return Effect.succeed(
+        operator === undefined
+          ? Option.none<AuthenticatedOperator>()
+          : Option.some<AuthenticatedOperator>({ ...operator, userId: 0, displayName: operator.username, via: "bearer" })
+      )
+    }
+    return Layer.succeed(OperatorAuth, OperatorAuth.make({
+      authenticate,
+      resolveOperator: (presented) => Effect.map(authenticate(presented), Option.map((o): Operator => ({ username: o.username, role: o.role }))),
+      login: () => Effect.fail(invalidCredentials),
+      verifyMfa: () => Effect.fail(new Unauthorized({ error: "mfa_pending" })),
+      logout: () => Effect.void,
+      me: (operator) => Effect.succeed({ username: operator.username, display_name: operator.displayName, role: operator.role })
+    }))
+  }
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { currentCode } from "../../../src/services/operators/totp.ts"
 import { startEngine } from "../../support/engine.ts"
-import { auditRows, createUser, DEFAULT_ADMIN, login, sha512, withDb } from "../../support/operators.ts"
+import { auditRows, createUser, DEFAULT_ADMIN, login, logOnceContains, sha512, withDb } from "../../support/operators.ts"
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
@@ -64,7 +64,7 @@ describe("MFA over HTTPS", () => {
       expect(mfaLogins).toEqual(["password", "mfa", "mfa"])
       // The TOTP secret is never in the audit trail or the log.
       expect(JSON.stringify(auditRows(engine.databasePath))).not.toContain(setup.json.secret)
-      const log = yield* promise(() => import("node:fs").then((fs) => fs.readFileSync(engine.logFile, "utf8")))
+      const log = yield* promise(() => logOnceContains(engine.logFile, /auth\.mfa\.enrolled/))
       expect(log).not.toContain(setup.json.secret)
       // Resetting the secret retires the sessions and brings back the setup stage.
       const reset = yield* promise(() => admin.post("/api/users/admin/mfa", { enabled: true, reset_secret: true }))
