@@ -2,6 +2,7 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { AgentApi } from "./agent/Api.ts"
+import { AgentsApi } from "./agents/Api.ts"
 import { AdminApi } from "./admin/Api.ts"
 import { AssembliesApi } from "./assemblies/Api.ts"
 import { AuditApi } from "./audit/Api.ts"
@@ -23,6 +24,7 @@ export class BorealisApi extends HttpApi.make("borealis")
   .add(AuditApi)
   .add(AssembliesApi)
   .add(AgentApi)
+  .add(AgentsApi)
   .annotate(OpenApi.Title, "Borealis Engine")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(OpenApi.Description, "Wire-compatible Borealis Engine (RMM server). Served at GET /api/openapi.json.")

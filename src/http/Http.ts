@@ -3,6 +3,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Layer from "effect/Layer"
 import { BorealisApi } from "./Api.ts"
 import { AgentLive, DeviceAuthenticationLive } from "./agent/Http.ts"
+import { AgentsLive } from "./agents/Http.ts"
 import { AdminLive } from "./admin/Http.ts"
 import { AssembliesLive } from "./assemblies/Http.ts"
 import { AuditLive } from "./audit/Http.ts"
@@ -16,7 +17,7 @@ import { SitesLive } from "./sites/Http.ts"
 import { UsersLive } from "./users/Http.ts"
 
 export const ApiLive = HttpApiBuilder.api(BorealisApi).pipe(
-  Layer.provide([HealthLive, AuthLive, UsersLive, SitesLive, DevicesLive, AdminLive, ServerLive, AuditLive, AssembliesLive, AgentLive]),
+  Layer.provide([HealthLive, AuthLive, UsersLive, SitesLive, DevicesLive, AdminLive, ServerLive, AuditLive, AssembliesLive, AgentLive, AgentsLive]),
   Layer.provide(DeviceAuthenticationLive),
   Layer.provide(AuthMiddlewareLive),
   Layer.provide(ApiErrorsLive)

@@ -5,6 +5,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "../http/Http.ts"
+import { RealtimeLive } from "../ws/Realtime.ts"
 import { AgentSideLive } from "../services/agents/layer.ts"
 import { Assemblies } from "../services/assemblies/Assemblies.ts"
 import { Audit } from "../services/audit/Audit.ts"
@@ -52,13 +53,14 @@ const ServicesLive = Layer.mergeAll(OperatorsLive, AgentSideLive, Assemblies.Def
 )
 
 /** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */
-const FibersLive = Layer.empty
+const FibersLive = RealtimeLive
 
 /** The whole Engine on a given configuration layer (the process uses the environment's). */
 export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
   const foundation = MigrationsLive.pipe(
     Layer.provideMerge(SqlLive),
     Layer.provideMerge(KeyMaterial.Live),
+    Layer.provideMerge(SocketIoLive),
     Layer.provideMerge(BootstrapStarted),
     Layer.provideMerge(LoggingLive),
     Layer.provideMerge(config)
@@ -66,7 +68,6 @@ export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
   const serving = BootstrapComplete.pipe(
     Layer.provideMerge(HttpServerLive),
     Layer.provide(HttpAppLive),
-    Layer.provideMerge(SocketIoLive),
     Layer.provide(NodeHttpServer.layerContext)
   )
   return serving.pipe(

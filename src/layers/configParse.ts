@@ -69,9 +69,14 @@ export const EngineSettings = Schema.Struct({
   jobHistoryDays: Schema.Int.pipe(Schema.positive()),
   socket: Schema.Struct({
     allowAnonymous: Schema.Boolean,
-    maxBufferBytes: Schema.Int.pipe(Schema.positive())
+    maxBufferBytes: Schema.Int.pipe(Schema.positive()),
+    presenceGraceSeconds: Schema.Int.pipe(Schema.nonNegative())
   }),
   maxBodyBytes: Schema.Int.pipe(Schema.positive()),
+  screenshots: Schema.Struct({
+    maxEntries: Schema.Int.pipe(Schema.positive()),
+    maxBytes: Schema.Int.pipe(Schema.positive())
+  }),
   legacyBridge: Schema.Boolean,
   github: Schema.Struct({
     repo: Schema.String,
@@ -329,6 +334,15 @@ export const parseEnvironment = (
   if (socketMax instanceof ConfigInvalid) return Either.left(socketMax)
   const maxBody = positiveInt("BOREALIS_MAX_BODY_BYTES", 10 * 1024 * 1024)
   if (maxBody instanceof ConfigInvalid) return Either.left(maxBody)
+  const graceRaw = nonEmpty("BOREALIS_PRESENCE_GRACE_SECONDS")
+  const grace = graceRaw === undefined ? 30 : parsePythonInt(graceRaw)
+  if (grace === undefined || grace < 0) {
+    return Either.left(new ConfigInvalid({ variable: "BOREALIS_PRESENCE_GRACE_SECONDS", value: graceRaw ?? "", reason: "expected a whole number of seconds" }))
+  }
+  const shotEntries = positiveInt("BOREALIS_SCREENSHOT_CACHE_ENTRIES", 1024)
+  if (shotEntries instanceof ConfigInvalid) return Either.left(shotEntries)
+  const shotBytes = positiveInt("BOREALIS_SCREENSHOT_CACHE_BYTES", 256 * 1024 * 1024)
+  if (shotBytes instanceof ConfigInvalid) return Either.left(shotBytes)
 
   const mfaIssuer = nonEmpty("BOREALIS_MFA_ISSUER") ?? "Borealis"
   const bridgeRaw = env["BOREALIS_ENGINE_ENABLE_LEGACY_BRIDGE"] ?? "1"
@@ -364,8 +378,9 @@ export const parseEnvironment = (
     publicBaseUrl,
     mfaIssuer,
     jobHistoryDays,
-    socket: { allowAnonymous: flag("BOREALIS_SOCKET_ALLOW_ANONYMOUS", "false"), maxBufferBytes: socketMax },
+    socket: { allowAnonymous: flag("BOREALIS_SOCKET_ALLOW_ANONYMOUS", "false"), maxBufferBytes: socketMax, presenceGraceSeconds: grace },
     maxBodyBytes: maxBody,
+    screenshots: { maxEntries: shotEntries, maxBytes: shotBytes },
     legacyBridge: TRUE_VALUES.has(bridgeRaw.trim().toLowerCase()),
     github: {
       repo: env["BOREALIS_REPO"] ?? "bunny-lab-io/Borealis",

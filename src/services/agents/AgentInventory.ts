@@ -9,6 +9,7 @@ import { normalizeGuid } from "../devices/identity.ts"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../errors.ts"
 import { KeyMaterial } from "../keys/KeyMaterial.ts"
 import { DeviceWriteBehind, type DeviceColumns } from "../presence/DeviceWriteBehind.ts"
+import { AgentRegistry } from "../realtime/AgentRegistry.ts"
 import { pyInt, pyTruthy } from "../pyValues.ts"
 import { isoUtc } from "../time.ts"
 
@@ -116,6 +117,7 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const writeBehind = yield* DeviceWriteBehind
+    const registry = yield* AgentRegistry
     const keys = yield* KeyMaterial
 
     const hostnameHolder = (hostname: string) =>
@@ -141,6 +143,8 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
         }
       }
       yield* writeBehind.enqueue({ _tag: "Guid", guid: auth.guid }, columns)
+      // A REST heartbeat keeps the device online for 300 s (spec §3.5).
+      yield* registry.restHeartbeat(auth.guid, columns.hostname ?? auth.hostname)
       return { status: "ok", poll_after_ms: 15000 } as const
     })
 
@@ -202,6 +206,5 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
       })
 
     return { heartbeat, details, scriptRequest } as const
-  }),
-  dependencies: [DeviceWriteBehind.Default]
+  })
 }) {}
