@@ -12,8 +12,11 @@ const Guards = AuthMiddlewareLive.pipe(Layer.provideMerge(OperatorAuth.Test(oper
 const request = (headers: Record<string, string>) =>
   HttpServerRequest.fromWeb(new Request("https://engine.test/api/x", { headers }))
 
-const guarded = <A, E>(guard: Effect.Effect<A, E, HttpServerRequest.HttpServerRequest>, headers: Record<string, string>) =>
-  Effect.either(Effect.provideService(guard, HttpServerRequest.HttpServerRequest, request(headers)))
+/** The guards read only the request of the router context they are typed against. */
+const guarded = <A, E, R>(guard: Effect.Effect<A, E, R>, headers: Record<string, string>) =>
+  Effect.either(
+    Effect.provideService(guard as Effect.Effect<A, E, HttpServerRequest.HttpServerRequest>, HttpServerRequest.HttpServerRequest, request(headers))
+  )
 
 describe("RequireOperator / RequireAdmin", () => {
   it.effect("provide the operator, or fail 401 not_authenticated / 403 forbidden", () =>
