@@ -283,11 +283,14 @@ export class SimAgent implements RawSocketHandlers, Wakeable {
     if (ackId !== undefined) client.ack(ackId)
   }
 
-  onAck(client: RawSocketIoClient, id: number): void {
+  onAck(client: RawSocketIoClient, id: number, args: ReadonlyArray<unknown>): void {
     if (client !== this.client) return
     if (id === this.heartbeatAckId) {
       this.rt.stats.latency("heartbeat_ack_ms", Date.now() - this.heartbeatSentAt)
       this.rt.stats.count("heartbeat_acks")
+      // An ack that carries `{error}` (e.g. a refused agent_id) is timed but also counted by code.
+      const error = field(args[0], "error")
+      if (typeof error === "string") this.rt.stats.error(`heartbeat_ack:${error.slice(0, 40)}`)
       this.heartbeatAckId = -1
     } else {
       this.rt.stats.count("acks_unmatched")

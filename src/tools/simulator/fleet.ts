@@ -94,7 +94,9 @@ const spawnWorker = (): ChildProcess =>
   // `exec` keeps the pid and the inherited IPC channel.
   spawn("bash", ["-c", 'ulimit -Sn "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, WORKER_FILE], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-    env: { ...process.env, NODE_OPTIONS: "" }
+    // The parent's NODE_OPTIONS (vitest's, a profiler's) are not the workers'; SIMULATOR_WORKER_NODE_OPTIONS
+    // passes options to them on purpose (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+    env: { ...process.env, NODE_OPTIONS: process.env["SIMULATOR_WORKER_NODE_OPTIONS"] ?? "" }
   })
 
 /** Round-robin-free split: the first `agents % workers` workers take one extra. */
@@ -119,6 +121,8 @@ export class Fleet {
   readonly timeline: Array<TimelinePoint> = []
   readonly events: Array<EventReceipt> = []
   peakConnected = 0
+  /** Worker RSS when the most agents were connected. */
+  peakRssBytes = 0
   approvals = 0
   readonly approverErrors = new Map<string, number>()
   private readonly workers: Array<WorkerHandle> = []
@@ -237,7 +241,8 @@ export class Fleet {
       gauges: this.gauges,
       peak_connected: this.peakConnected,
       worker_rss_mb: Math.round(this.workerRssBytes / 1048576),
-      worker_rss_bytes_per_connected_agent: this.gauges.connected > 0 ? Math.round(this.workerRssBytes / this.gauges.connected) : null,
+      /** Worker RSS (including each process's ~60 MB runtime) over the most agents connected at once. */
+      worker_rss_bytes_per_connected_agent: this.peakConnected > 0 ? Math.round(this.peakRssBytes / this.peakConnected) : null,
       worker_cpu_seconds: Math.round(this.workerCpuSeconds * 10) / 10,
       ...(this.options.credentials.kind === "enroll" ? { approvals: this.approvals, approver_errors: Object.fromEntries(this.approverErrors) } : {}),
       totals: this.totals.toJSON()
@@ -252,7 +257,10 @@ export class Fleet {
 
   private sample(): void {
     const g = this.gauges
-    if (g.connected > this.peakConnected) this.peakConnected = g.connected
+    if (g.connected >= this.peakConnected) {
+      this.peakConnected = g.connected
+      this.peakRssBytes = Math.max(this.peakRssBytes, this.workerRssBytes)
+    }
     if (this.timeline.length < 50_000) {
       this.timeline.push({ t: Math.round((Date.now() - this.startedAt) / 100) / 10, ...g, errors: this.totals.errorTotal() })
     }
