@@ -126,12 +126,12 @@ export const RealtimeLive = Layer.scopedDiscard(
         for (;;) {
           const next = mailbox.shift()
           if (next === undefined) break
-          const handler = handlers[next.event]
+          const handler = Object.hasOwn(handlers, next.event) ? handlers[next.event] : undefined
           if (handler === undefined) {
             yield* Effect.logDebug("ws-event-ignored").pipe(Effect.annotateLogs({ event: next.event, sid: socket.id, as: identity._tag }))
             continue
           }
-          yield* handler(ctx, next.args).pipe(
+          yield* Effect.suspend(() => handler(ctx, next.args)).pipe(
             // A bad payload, or a bug in one handler, drops that event only.
             Effect.catchAllCause((cause) =>
               Cause.isInterruptedOnly(cause)
@@ -141,8 +141,13 @@ export const RealtimeLive = Layer.scopedDiscard(
             Effect.withSpan(`ws.${next.event}`)
           )
         }
-        draining = false
-      }).pipe(Effect.provide(context))
+      }).pipe(
+        // Whatever happens to this drain (even an interruption), the next event starts a new one.
+        Effect.ensuring(Effect.sync(() => {
+          draining = false
+        })),
+        Effect.provide(context)
+      )
 
       socket.onAny((event: unknown, ...args: Array<unknown>) => {
         if (typeof event !== "string") return
