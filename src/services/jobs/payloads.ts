@@ -7,8 +7,8 @@ import type { AnsibleManifest, ScriptManifest } from "./fabricator.ts"
 import { runModeOf } from "./fabricator.ts"
 import type { JsonRecord } from "./python.ts"
 
-/** Detached signature of `bytes`, base64 (e.g. `signDetached(scriptKey.privateKey, bytes)`). */
-export type ScriptSigner = (bytes: Uint8Array) => string
+/** Detached signature of `bytes`, base64: `KeyMaterial.scriptSigner`'s `sign`. */
+export type SignBytes = (bytes: Uint8Array) => string
 
 /** `context` of a scheduled run, echoed back by agents in `quick_job_result`. */
 export type ScheduledRunContext = {
@@ -61,7 +61,7 @@ export interface QuickJobRunInput {
   readonly script: ScriptManifest
   /** `execution_context` / the request's `run_mode` (lower-cased; default `system`). */
   readonly runMode: string | null | undefined
-  readonly sign: ScriptSigner
+  readonly sign: SignBytes
   /** base64 DER SubjectPublicKeyInfo of the signing key. */
   readonly signingKey: string
   /** Scheduled runs: {@link scheduledRunContext}. */
