@@ -121,11 +121,36 @@ const handshakeErrors = (w: StatsWindow) => {
   return { byKind: out, fiveXx }
 }
 
+interface ModeRecord {
+  readonly mode: "plain" | "tls"
+  readonly tls: boolean
+  readonly root: string
+  engine_url: string | null
+  baseline: { readonly rss_mb: number; readonly cpu_percent_of_one_core: number } | null
+  readonly steps: Array<StepResult>
+  restart: Record<string, unknown> | null
+  simulator: {
+    readonly workers: number
+    readonly rss_mb: number
+    readonly rss_bytes_per_connected_agent: number | null
+    readonly cpu_seconds: number
+  } | null
+  totals: unknown
+}
+
+/** What is running now, so an abort (watchdog, Ctrl-C) can kill it and still write what was measured. */
+const live: { engine: EngineProcess | undefined; fleet: Fleet | undefined } = { engine: undefined, fleet: undefined }
+const byMode: Array<ModeRecord> = []
+
 const runMode = async (mode: "plain" | "tls") => {
   const tls = mode === "tls"
   const root = tempRoot(`bench-connections-${mode}-`)
+  const record: ModeRecord = { mode, tls, root, engine_url: null, baseline: null, steps: [], restart: null, simulator: null, totals: null }
+  byMode.push(record)
   log(`\n== ${mode}: engine on ${root}`)
   let engine: EngineProcess = await startEngineProcess({ root, tls })
+  live.engine = engine
+  record.engine_url = engine.url
   log(`engine pid ${engine.pid} at ${engine.url} (healthy after ${engine.startMs} ms)`)
   let fleet: Fleet | undefined
   try {
@@ -135,6 +160,7 @@ const runMode = async (mode: "plain" | "tls") => {
     const baselineSamples = await sampleRss(engine.pid, 5_000, 500)
     const baselineCpu = ((cpuSeconds(engine.pid) - cpu0) / 5) * 100
     const baselineKb = median(baselineSamples)
+    record.baseline = { rss_mb: round(baselineKb / 1024), cpu_percent_of_one_core: round(baselineCpu) }
     log(`idle baseline: RSS ${round(baselineKb / 1024)} MB, CPU ${round(baselineCpu)} %`)
 
     const tokensFile = `${root}/bench-tokens.json`
@@ -157,9 +183,10 @@ const runMode = async (mode: "plain" | "tls") => {
       durationMs: maxMinutes * 60_000,
       log
     })
+    live.fleet = fleet
     log(`${fleet.workerCount} simulator workers ready`)
 
-    const results: Array<StepResult> = []
+    const results = record.steps
     let previous: { agents: number; rssKb: number } | undefined
     for (const step of sortedSteps) {
       const rampStarted = Date.now()
@@ -208,7 +235,6 @@ const runMode = async (mode: "plain" | "tls") => {
       )
     }
 
-    let restart: Record<string, unknown> | null = null
     if (!values["no-restart"]) {
       const n = fleet.gauges.connected
       const phase = fleet.startPhase()
@@ -216,6 +242,7 @@ const runMode = async (mode: "plain" | "tls") => {
       const stopped = await engine.stop()
       log(`restart: engine stopped in ${stopped.ms} ms (code ${stopped.code ?? "-"}, signal ${stopped.signal ?? "-"}); ${fleet.gauges.connected} still connected`)
       engine = await startEngineProcess({ root, tls, port: engine.port })
+      live.engine = engine
       const upAt = engine.readyAt
       const simCpu0 = fleet.workerCpuSeconds
       const back = await fleet.waitFor((f) => f.gauges.connected >= n, (restartTimeoutS ?? Math.max(240, n / 40)) * 1000)
@@ -225,7 +252,7 @@ const runMode = async (mode: "plain" | "tls") => {
       const errors = handshakeErrors(phase)
       await sleep(Math.min(10_000, settleS * 1000))
       const afterRss = median(await sampleRss(engine.pid, 5_000, 1_000))
-      restart = {
+      const restart: Record<string, unknown> = {
         agents: n,
         all_back: back,
         connected_at_end: fleet.gauges.connected,
@@ -247,53 +274,70 @@ const runMode = async (mode: "plain" | "tls") => {
         `restart: ${back ? "all" : "NOT all"} ${n} back ${restart["seconds_from_healthy"]} s after the new engine was healthy ` +
           `(${restart["seconds_from_sigterm"]} s after SIGTERM); 5xx ${errors.fiveXx}; handshake errors ${JSON.stringify(errors.byKind)}`
       )
-    }
-    const fleetSummary = fleet.summary()
-    return {
-      mode,
-      tls,
-      root,
-      engine_url: engine.url,
-      baseline: { rss_mb: round(baselineKb / 1024), cpu_percent_of_one_core: round(baselineCpu) },
-      steps: results,
-      restart,
-      simulator: {
-        workers: fleetSummary.workers,
-        rss_mb: fleetSummary.worker_rss_mb,
-        rss_bytes_per_connected_agent: fleetSummary.worker_rss_bytes_per_connected_agent,
-        cpu_seconds: fleetSummary.worker_cpu_seconds
-      },
-      totals: fleetSummary.totals
+      record.restart = restart
     }
   } finally {
-    await fleet?.stop()
+    if (fleet !== undefined) {
+      await fleet.stop()
+      const summary = fleet.summary()
+      record.simulator = {
+        workers: summary.workers,
+        rss_mb: summary.worker_rss_mb,
+        rss_bytes_per_connected_agent: summary.worker_rss_bytes_per_connected_agent,
+        cpu_seconds: summary.worker_cpu_seconds
+      }
+      record.totals = summary.totals
+    }
     await engine.stop()
+    live.engine = undefined
+    live.fleet = undefined
     if (values["keep-root"]) log(`kept ${root}`)
     else fs.rmSync(root, { recursive: true, force: true })
   }
 }
 
+const startedAt = new Date()
+const startMachine = machine()
+
+const resultDocument = (aborted: string | null) => ({
+  benchmark: "connections",
+  started_at: startedAt.toISOString(),
+  finished_at: new Date().toISOString(),
+  ...(aborted !== null ? { aborted } : {}),
+  machine: startMachine,
+  settings: {
+    steps: sortedSteps,
+    settle_seconds: settleS,
+    measure_seconds: measureS,
+    heartbeat_seconds: heartbeatS,
+    heartbeat_jitter: 0.1,
+    ramp_per_second: rampPerSecond,
+    connect_concurrency_per_worker: connectConcurrency,
+    token_ttl_seconds: 6 * 3600
+  },
+  modes: byMode
+})
+
+/** Kill what runs (the Engine is not our process group's to outlive us), write what we have, exit 1. */
+const abort = (reason: string) => {
+  log(`bench:connections: ${reason}; stopping`)
+  if (live.engine !== undefined) live.engine.child.kill("SIGKILL")
+  const file = writeResult("connections", resultDocument(reason))
+  log(`partial results written to ${file}`)
+  // Workers exit when their IPC channel closes with us.
+  const stopping = live.fleet?.stop() ?? Promise.resolve()
+  void Promise.race([stopping, sleep(5_000)]).finally(() => process.exit(1))
+}
+
 const main = async () => {
-  const watchdog = setTimeout(() => {
-    log(`bench:connections: over --max-minutes ${maxMinutes}; giving up`)
-    process.exit(1)
-  }, maxMinutes * 60_000)
+  const watchdog = setTimeout(() => abort(`over --max-minutes ${maxMinutes}`), maxMinutes * 60_000)
   watchdog.unref()
-  const startedAt = new Date()
-  const byMode = []
-  for (const mode of modes) byMode.push(await runMode(mode as "plain" | "tls"))
-  const result = {
-    benchmark: "connections",
-    started_at: startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    machine: machine(),
-    settings: { steps: sortedSteps, settle_seconds: settleS, measure_seconds: measureS, heartbeat_seconds: heartbeatS, heartbeat_jitter: 0.1, ramp_per_second: rampPerSecond, connect_concurrency_per_worker: connectConcurrency, token_ttl_seconds: 6 * 3600 },
-    modes: byMode
-  }
-  const file = writeResult("connections", result)
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => abort(`interrupted (${signal})`))
+  for (const mode of modes) await runMode(mode as "plain" | "tls")
+  const file = writeResult("connections", resultDocument(null))
   process.stdout.write("\n")
   for (const m of byMode) {
-    process.stdout.write(`${m.mode} (baseline RSS ${m.baseline.rss_mb} MB, idle CPU ${m.baseline.cpu_percent_of_one_core} %)\n`)
+    process.stdout.write(`${m.mode} (baseline RSS ${m.baseline?.rss_mb ?? "-"} MB, idle CPU ${m.baseline?.cpu_percent_of_one_core ?? "-"} %)\n`)
     process.stdout.write(
       `${
         table(m.steps.map((s) => ({
@@ -322,7 +366,11 @@ const main = async () => {
           `RSS after ${String(r["rss_kb_per_agent_after"])} KB/agent\n`
       )
     }
-    process.stdout.write(`simulator: ${m.simulator.workers} workers, ${m.simulator.rss_mb} MB RSS, ${m.simulator.rss_bytes_per_connected_agent ?? "-"} B per connected agent\n\n`)
+    if (m.simulator !== null) {
+      process.stdout.write(
+        `simulator: ${m.simulator.workers} workers, ${m.simulator.rss_mb} MB RSS, ${m.simulator.rss_bytes_per_connected_agent ?? "-"} B per connected agent\n\n`
+      )
+    }
   }
   process.stdout.write(`written ${file}\n`)
   // Worker and Engine processes are gone; don't wait on stray handles.
@@ -331,5 +379,5 @@ const main = async () => {
 
 main().catch((error: unknown) => {
   process.stderr.write(`bench:connections failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
-  process.exit(1)
+  abort(`failed: ${error instanceof Error ? error.message : String(error)}`)
 })
