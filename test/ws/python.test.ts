@@ -50,7 +50,7 @@ describe("python-socketio agent", () => {
       const operator = ioClient(engine.url, { transports: ["websocket"], ca: engine.ca, extraHeaders: { cookie: admin.cookieHeader() ?? "" }, reconnection: false } as never)
       yield* Effect.addFinalizer(() => Effect.sync(() => operator.close()))
       const screenshot = new Promise<unknown>((resolve) => operator.on("new_screenshot", resolve))
-      yield* Effect.promise(() => new Promise((resolve) => operator.once("connect", resolve)))
+      yield* Effect.promise(() => new Promise<void>((resolve) => operator.once("connect", () => resolve())))
       // provision as soon as the agent has announced itself
       const provisioner = setInterval(() => {
         void admin.post("/api/agent/provision", { agent_id: agentId, roles: [{ role: "screenshot", node_id: "n1", interval: 1000 }] })
