@@ -16,6 +16,7 @@ import { Fleet } from "../src/tools/simulator/fleet.ts"
 import { runSeed } from "../src/tools/simulator/seed.ts"
 import type { StatsWindow } from "../src/tools/simulator/stats.ts"
 import {
+  codeVersion,
   cpuSeconds,
   type EngineProcess,
   machine,
@@ -126,6 +127,8 @@ interface ModeRecord {
   readonly tls: boolean
   readonly root: string
   engine_url: string | null
+  /** The tree is shared and the Engine runs from it: what HEAD was (and how dirty) at each start. */
+  readonly engine_code: Array<{ readonly at: string; readonly commit: string; readonly dirty_files: number }>
   baseline: { readonly rss_mb: number; readonly cpu_percent_of_one_core: number } | null
   readonly steps: Array<StepResult>
   restart: Record<string, unknown> | null
@@ -145,9 +148,11 @@ const byMode: Array<ModeRecord> = []
 const runMode = async (mode: "plain" | "tls") => {
   const tls = mode === "tls"
   const root = tempRoot(`bench-connections-${mode}-`)
-  const record: ModeRecord = { mode, tls, root, engine_url: null, baseline: null, steps: [], restart: null, simulator: null, totals: null }
+  const record: ModeRecord = { mode, tls, root, engine_url: null, engine_code: [], baseline: null, steps: [], restart: null, simulator: null, totals: null }
+  const noteCode = () => record.engine_code.push({ at: new Date().toISOString(), ...codeVersion() })
   byMode.push(record)
   log(`\n== ${mode}: engine on ${root}`)
+  noteCode()
   let engine: EngineProcess = await startEngineProcess({ root, tls })
   live.engine = engine
   record.engine_url = engine.url
@@ -241,6 +246,7 @@ const runMode = async (mode: "plain" | "tls") => {
       const killedAt = Date.now()
       const stopped = await engine.stop()
       log(`restart: engine stopped in ${stopped.ms} ms (code ${stopped.code ?? "-"}, signal ${stopped.signal ?? "-"}); ${fleet.gauges.connected} still connected`)
+      noteCode()
       engine = await startEngineProcess({ root, tls, port: engine.port })
       live.engine = engine
       const upAt = engine.readyAt
