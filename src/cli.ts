@@ -8,18 +8,24 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import { approvalsCommand } from "./cli/approvals.ts"
+import { backupCommand, restoreCommand } from "./cli/backup.ts"
 import { codesCommand } from "./cli/codes.ts"
 import { devicesCommand } from "./cli/devices.ts"
 import { CliServicesLive } from "./cli/runtime.ts"
 import { usersCommand } from "./cli/users.ts"
 
-const subcommands = [usersCommand, codesCommand, approvalsCommand, devicesCommand] as const
+// Built only when one of these runs, so `--help` never opens (or creates) a database.
+const operatorCommands = [
+  usersCommand.pipe(Command.provide(CliServicesLive)),
+  codesCommand.pipe(Command.provide(CliServicesLive)),
+  approvalsCommand.pipe(Command.provide(CliServicesLive)),
+  devicesCommand.pipe(Command.provide(CliServicesLive))
+] as const
 
 export const borealis = Command.make("borealis").pipe(
   Command.withDescription("Borealis Engine operator CLI (uses BOREALIS_* variables to find the database)"),
-  Command.withSubcommands(subcommands),
-  // Built only when a command runs, so `--help` never opens (or creates) a database.
-  Command.provide(CliServicesLive)
+  // backup/restore work on the files themselves and never migrate the live database.
+  Command.withSubcommands([...operatorCommands, backupCommand, restoreCommand])
 )
 
 export const runCli = Command.run(borealis, { name: "borealis", version: "0.1.0" })

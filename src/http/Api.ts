@@ -9,12 +9,14 @@ import { AuditApi } from "./audit/Api.ts"
 import { AuthApi } from "./auth/Api.ts"
 import { DevicesApi } from "./devices/Api.ts"
 import { HealthApi } from "./health/Api.ts"
+import { OpsApi } from "./ops/Api.ts"
 import { ServerApi } from "./server/Api.ts"
 import { SitesApi } from "./sites/Api.ts"
 import { UsersApi } from "./users/Api.ts"
 
 export class BorealisApi extends HttpApi.make("borealis")
   .add(HealthApi)
+  .add(OpsApi)
   .add(AuthApi)
   .add(UsersApi)
   .add(SitesApi)

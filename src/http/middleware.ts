@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import { RateLimited, ServiceUnavailable } from "../services/errors.ts"
+import { M } from "../services/metrics/metrics.ts"
 
 /** `Retry-After` is whole seconds, at least 1 (spec: auth-enrollment.md §1.1). */
 export const retryAfterHeader = (seconds: number): string => String(Math.max(1, Math.ceil(seconds)))
@@ -98,23 +99,25 @@ const sanitiseRequestId = (value: string | undefined): string | undefined =>
 
 /**
  * One log line per request — method, path, status, duration, request id — and the id echoed in
- * `X-Request-Id` (a sane client-supplied one is kept). Handler logs carry the same id.
+ * `X-Request-Id` (a sane client-supplied one is kept). Handler logs carry the same id. Request count
+ * and latency go to the metrics under the matched route template.
  */
-export const requestLog = HttpMiddleware.make((app) =>
+export const requestLog = (routeOf: (method: string, path: string) => string) => HttpMiddleware.make((app) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const requestId = sanitiseRequestId(request.headers["x-request-id"]) ?? randomUUID()
     const started = performance.now()
     const path = request.url.split("?")[0] ?? request.url
     const respond = (status: number) =>
-      Effect.logInfo("http-request").pipe(
-        Effect.annotateLogs({
-          method: request.method,
-          path,
-          status,
-          duration_ms: Math.round((performance.now() - started) * 100) / 100
-        })
-      )
+      Effect.suspend(() => {
+        const seconds = (performance.now() - started) / 1000
+        const route = routeOf(request.method, path)
+        M.httpRequests.inc({ method: request.method, route, status: String(status) })
+        M.httpDuration.observe({ method: request.method, route }, seconds)
+        return Effect.logInfo("http-request").pipe(
+          Effect.annotateLogs({ method: request.method, path, status, duration_ms: Math.round(seconds * 100_000) / 100 })
+        )
+      })
     return yield* app.pipe(
       Effect.tap((response) => respond(response.status)),
       Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : respond(500))),

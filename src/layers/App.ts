@@ -5,7 +5,12 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "../http/Http.ts"
+import { MetricsLive } from "../services/metrics/MetricsLive.ts"
+import { Readiness } from "../services/ops/Readiness.ts"
 import { RealtimeLive } from "../ws/Realtime.ts"
+import { Lifecycle } from "./Lifecycle.ts"
+import { PidFileLive } from "./PidFile.ts"
+import { TracingLive } from "./Tracing.ts"
 import { AgentSideLive } from "../services/agents/layer.ts"
 import { Assemblies } from "../services/assemblies/Assemblies.ts"
 import { Audit } from "../services/audit/Audit.ts"
@@ -47,13 +52,14 @@ const BootstrapComplete = Layer.effectDiscard(
  * Capability services (each an `Effect.Service` with its own repository). They may use the database,
  * keys, config and logging from the foundation; HTTP groups and Socket.IO handlers call them.
  */
-const ServicesLive = Layer.mergeAll(OperatorsLive, AgentSideLive, Assemblies.Default).pipe(
+const ServicesLive = Readiness.Default.pipe(
+  Layer.provideMerge(Layer.mergeAll(OperatorsLive, AgentSideLive, Assemblies.Default)),
   // Every capability records to the one audit trail.
   Layer.provideMerge(Audit.Default)
 )
 
 /** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */
-const FibersLive = RealtimeLive
+const FibersLive = Layer.mergeAll(RealtimeLive, MetricsLive)
 
 /** The whole Engine on a given configuration layer (the process uses the environment's). */
 export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
@@ -61,7 +67,10 @@ export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
     Layer.provideMerge(SqlLive),
     Layer.provideMerge(KeyMaterial.Live),
     Layer.provideMerge(SocketIoLive),
+    Layer.provideMerge(Lifecycle.Live),
+    Layer.provideMerge(PidFileLive),
     Layer.provideMerge(BootstrapStarted),
+    Layer.provideMerge(TracingLive),
     Layer.provideMerge(LoggingLive),
     Layer.provideMerge(config)
   )

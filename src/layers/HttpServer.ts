@@ -10,18 +10,23 @@ import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { Socket } from "node:net"
 import { Server as IoServer } from "socket.io"
 import { cors, requestLog } from "../http/middleware.ts"
+import { BorealisApi } from "../http/Api.ts"
+import { routeMatcher, routeTemplates } from "../http/routes.ts"
 import { notFoundResponse, spaResponse } from "../http/spa.ts"
 import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
 import { EngineConfig } from "./Config.ts"
+import { Lifecycle } from "./Lifecycle.ts"
 
 export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
   address: Schema.String,
@@ -89,7 +94,8 @@ export const makeHttpApp = Effect.gen(function*() {
       return Effect.as(Effect.logError("http-unhandled", cause), notFoundResponse())
     })
   )
-  return requestLog(cors(config.corsAllowedOrigins)(app)) as HttpApp.Default<never, never>
+  const routeOf = routeMatcher(routeTemplates(BorealisApi))
+  return requestLog(routeOf)(cors(config.corsAllowedOrigins)(app)) as HttpApp.Default<never, never>
 })
 
 const closeServer = (server: http.Server, sockets: Set<Socket>) =>
@@ -109,6 +115,7 @@ export const HttpServerLive: Layer.Layer<
   HttpListener,
   ListenFailed,
   | EngineConfig
+  | Lifecycle
   | KeyMaterial
   | SocketIo
   | HttpApiBuilder.Router
@@ -121,6 +128,7 @@ export const HttpServerLive: Layer.Layer<
     const config = yield* EngineConfig
     const keys = yield* KeyMaterial
     const io = yield* SocketIo
+    const lifecycle = yield* Lifecycle
     const app = yield* makeHttpApp
     const handler = yield* NodeHttpServer.makeHandler(app).pipe(
       Effect.provideService(IncomingMessage.MaxBodySize, Option.some(config.maxBodyBytes as never))
@@ -160,6 +168,13 @@ export const HttpServerLive: Layer.Layer<
       }),
       () =>
         Effect.gen(function*() {
+          // Readiness answers 503 from here on; with a drain delay the port stays open meanwhile, so
+          // a load balancer notices before connections are refused.
+          yield* Ref.set(lifecycle.draining, true)
+          if (config.shutdownDrainSeconds > 0) {
+            yield* Effect.logInfo("http-draining").pipe(Effect.annotateLogs({ seconds: config.shutdownDrainSeconds }))
+            yield* Effect.sleep(Duration.seconds(config.shutdownDrainSeconds))
+          }
           yield* Effect.logInfo("http-stopping")
           io.disconnectSockets(true)
           yield* closeServer(server, sockets)

@@ -73,6 +73,10 @@ export const EngineSettings = Schema.Struct({
     presenceGraceSeconds: Schema.Int.pipe(Schema.nonNegative())
   }),
   maxBodyBytes: Schema.Int.pipe(Schema.positive()),
+  shutdownDrainSeconds: Schema.Number.pipe(Schema.nonNegative()),
+  metricsListen: Schema.OptionFromUndefinedOr(Schema.Struct({ host: Schema.String, port: Schema.Int.pipe(Schema.between(0, 65535)) })),
+  otlpEndpoint: Schema.OptionFromUndefinedOr(Schema.String),
+  otlpServiceName: Schema.String,
   screenshots: Schema.Struct({
     maxEntries: Schema.Int.pipe(Schema.positive()),
     maxBytes: Schema.Int.pipe(Schema.positive())
@@ -334,6 +338,31 @@ export const parseEnvironment = (
   if (socketMax instanceof ConfigInvalid) return Either.left(socketMax)
   const maxBody = positiveInt("BOREALIS_MAX_BODY_BYTES", 10 * 1024 * 1024)
   if (maxBody instanceof ConfigInvalid) return Either.left(maxBody)
+  const drainRaw = nonEmpty("BOREALIS_SHUTDOWN_DRAIN_SECONDS")
+  const drain = drainRaw === undefined ? 0 : Number(drainRaw)
+  if (!Number.isFinite(drain) || drain < 0 || drain > 60) {
+    return Either.left(new ConfigInvalid({ variable: "BOREALIS_SHUTDOWN_DRAIN_SECONDS", value: drainRaw ?? "", reason: "expected 0-60 seconds" }))
+  }
+  const metricsRaw = nonEmpty("BOREALIS_METRICS_LISTEN")
+  let metricsListen: { host: string; port: number } | undefined
+  if (metricsRaw !== undefined) {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(metricsRaw.trim())
+    const port = m === null ? NaN : Number(m[3])
+    if (m === null || port > 65535) {
+      return Either.left(new ConfigInvalid({ variable: "BOREALIS_METRICS_LISTEN", value: metricsRaw, reason: "expected host:port, e.g. 127.0.0.1:9464" }))
+    }
+    metricsListen = { host: (m[1] ?? m[2])!, port }
+  }
+  const otlpRaw = nonEmpty("OTEL_EXPORTER_OTLP_ENDPOINT")
+  if (otlpRaw !== undefined) {
+    let ok = false
+    try {
+      ok = ["http:", "https:"].includes(new URL(otlpRaw).protocol)
+    } catch {
+      ok = false
+    }
+    if (!ok) return Either.left(new ConfigInvalid({ variable: "OTEL_EXPORTER_OTLP_ENDPOINT", value: otlpRaw, reason: "expected an http(s) URL" }))
+  }
   const graceRaw = nonEmpty("BOREALIS_PRESENCE_GRACE_SECONDS")
   const grace = graceRaw === undefined ? 30 : parsePythonInt(graceRaw)
   if (grace === undefined || grace < 0) {
@@ -380,6 +409,10 @@ export const parseEnvironment = (
     jobHistoryDays,
     socket: { allowAnonymous: flag("BOREALIS_SOCKET_ALLOW_ANONYMOUS", "false"), maxBufferBytes: socketMax, presenceGraceSeconds: grace },
     maxBodyBytes: maxBody,
+    shutdownDrainSeconds: drain,
+    metricsListen,
+    otlpEndpoint: otlpRaw,
+    otlpServiceName: nonEmpty("OTEL_SERVICE_NAME") ?? "borealis-engine",
     screenshots: { maxEntries: shotEntries, maxBytes: shotBytes },
     legacyBridge: TRUE_VALUES.has(bridgeRaw.trim().toLowerCase()),
     github: {

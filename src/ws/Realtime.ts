@@ -12,6 +12,7 @@ import type { Socket } from "socket.io"
 import { EngineConfig } from "../layers/Config.ts"
 import { SocketIo } from "../layers/HttpServer.ts"
 import { DeviceAuth } from "../services/deviceAuth/DeviceAuth.ts"
+import { M } from "../services/metrics/metrics.ts"
 import { OperatorAuth } from "../services/operators/OperatorAuth.ts"
 import { AgentRegistry, type SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { AGENTS_ROOM, OPERATORS_ROOM, RealtimeOutbox } from "../services/realtime/RealtimeOutbox.ts"
@@ -89,7 +90,7 @@ export const RealtimeLive = Layer.scopedDiscard(
             )
           ),
           Effect.tapError((refused) =>
-            Effect.logInfo("socket-refused").pipe(
+            Effect.zipRight(Effect.sync(() => M.socketRefused.inc({ reason: refused.message })), Effect.logInfo("socket-refused")).pipe(
               Effect.annotateLogs({ sid: socket.id, ip: socket.handshake.address, reason: refused.message, ...maskedHeaders(socket.handshake.headers) })
             )
           ),
@@ -118,6 +119,8 @@ export const RealtimeLive = Layer.scopedDiscard(
       const ctx: EventContext = { socket, identity }
       const handlers = identity._tag === "Operator" ? operatorHandlers : agentHandlers
       void socket.join(identity._tag === "Operator" ? OPERATORS_ROOM : AGENTS_ROOM)
+      const kind = identity._tag === "Operator" ? "operator" : identity._tag === "Agent" ? "agent" : "legacy_agent"
+      M.socketConnects.inc({ kind })
       Runtime.runSync(runtime)(registry.socketOpened(socket.id, identity))
 
       const mailbox: Array<{ readonly event: string; readonly args: ReadonlyArray<unknown> }> = []
@@ -164,6 +167,7 @@ export const RealtimeLive = Layer.scopedDiscard(
 
       socket.on("disconnect", (reason) => {
         mailbox.length = 0
+        M.socketDisconnects.inc({ kind })
         Runtime.runFork(runtime)(
           Effect.all([
             FiberMap.remove(fibers, socket.id),

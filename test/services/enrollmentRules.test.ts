@@ -137,7 +137,7 @@ describe("Bearer parsing (spec §3.4 step 1)", () => {
 describe("sliding-window limiter (spec §6.1)", () => {
   it.effect("allows `limit` per window, denies with the time until the oldest attempt leaves", () =>
     Effect.gen(function*() {
-      const limiter = makeSlidingWindow(3, 60)
+      const limiter = makeSlidingWindow("test", 3, 60)
       for (let i = 0; i < 3; i++) {
         expect((yield* limiter.check("k")).allowed).toBe(true)
         yield* TestClock.adjust("1 second")
@@ -154,7 +154,7 @@ describe("sliding-window limiter (spec §6.1)", () => {
 
   it.effect("idle keys are swept so memory stays bounded", () =>
     Effect.gen(function*() {
-      const limiter = makeSlidingWindow(1, 1)
+      const limiter = makeSlidingWindow("test", 1, 1)
       for (let i = 0; i < 2000; i++) yield* limiter.check(`ip:${i}`)
       yield* TestClock.adjust("2 seconds")
       for (let i = 0; i < 1024; i++) yield* limiter.check("same")

@@ -10,12 +10,27 @@ import { Enrollment } from "../../services/enrollment/Enrollment.ts"
 import type { KeyMaterial } from "../../services/keys/KeyMaterial.ts"
 import { TokenRefresh } from "../../services/tokens/TokenRefresh.ts"
 import { AccessTokens } from "../../services/tokens/AccessTokens.ts"
+import { M } from "../../services/metrics/metrics.ts"
 import { BorealisApi } from "../Api.ts"
 import { jsonObject } from "../body.ts"
 import { dpopHeaderValues, enrollmentRemoteAddr, requestPublicUrl } from "../requestUrl.ts"
 import { DeviceAuthentication } from "./Api.ts"
 
 const AGENT_CONTEXT_HEADER = "x-borealis-agent-context"
+
+/** The wire code of an error (what agents see), for outcome labels. */
+const codeOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "error" in error && typeof error.error === "string" ? error.error : "internal_error"
+
+/** Count each answer of a route under `outcome` (success label from the answer, else the error code). */
+const counted = <A, E, R>(metric: typeof M.tokenRefreshes, success: (a: A) => string) => (effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.tapBoth({
+      onSuccess: (a) => Effect.sync(() => metric.inc({ outcome: success(a) })),
+      onFailure: (e) => Effect.sync(() => metric.inc({ outcome: codeOf(e) }))
+    }),
+    Effect.tapDefect(() => Effect.sync(() => metric.inc({ outcome: "service_unavailable" })))
+  )
 
 /** The DPoP inputs of the current request: header values, method, and the URL the client addressed. */
 const dpopOfRequest = Effect.gen(function*() {
@@ -53,10 +68,14 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
           const body = yield* jsonObject
           const remoteAddr = yield* enrollmentRemoteAddr
           return yield* enrollment.request({ body, remoteAddr, context: request.headers[AGENT_CONTEXT_HEADER] })
-        }))
+        }).pipe(counted(M.enrollmentRequests, () => "pending")))
       .handleRaw("enrollPoll", () =>
         Effect.gen(function*() {
-          const answer = yield* enrollment.poll(yield* jsonObject)
+          const answer = yield* enrollment.poll(yield* jsonObject).pipe(
+            counted(M.enrollmentPolls, (a) =>
+              a._tag === "Status" ? a.body.status : "access_token" in a.body ? "approved" : a.body["detail"] === "finalized" ? "finalized" : String(a.body["status"]))
+          )
+          if (answer._tag === "Ok" && "access_token" in answer.body) M.enrollmentFinalizations.inc({ device: "enrolled" })
           return answer._tag === "Ok"
             ? HttpServerResponse.unsafeJson(answer.body)
             : HttpServerResponse.unsafeJson(answer.body, { status: answer.status })
@@ -67,7 +86,7 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
           const dpop = yield* dpopOfRequest.pipe(Effect.provide(context))
           const remoteAddr = yield* enrollmentRemoteAddr
           return yield* refresh.refresh({ body, dpop, remoteAddr })
-        }))
+        }).pipe(counted(M.tokenRefreshes, (a) => (a.refresh_token === undefined ? "ok" : "rotated"))))
       .handle("heartbeat", () =>
         Effect.gen(function*() {
           const auth = yield* DeviceAuthContext

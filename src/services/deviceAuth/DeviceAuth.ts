@@ -61,7 +61,7 @@ export class DeviceAuth extends Effect.Service<DeviceAuth>()("borealis/DeviceAut
     const tokens = yield* AccessTokens
     const devices = yield* DeviceRecords
     const dpop = yield* Dpop
-    const limiter = makeSlidingWindow(DEVICE_AUTH_LIMIT.limit, DEVICE_AUTH_LIMIT.windowSeconds)
+    const limiter = makeSlidingWindow("device_auth", DEVICE_AUTH_LIMIT.limit, DEVICE_AUTH_LIMIT.windowSeconds)
 
     /**
      * The checks of §3.4 variant B in order. Only the fatal token problems answer 401; a database

@@ -59,8 +59,8 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
     const tokens = yield* AccessTokens
     const replay = yield* ProofReplayCache
     // Separate limiters: `fp:` keys here never collide with device-auth ones (spec §6.1).
-    const ipLimiter = makeSlidingWindow(IP_LIMIT.limit, IP_LIMIT.windowSeconds)
-    const fpLimiter = makeSlidingWindow(FINGERPRINT_LIMIT.limit, FINGERPRINT_LIMIT.windowSeconds)
+    const ipLimiter = makeSlidingWindow("enroll_ip", IP_LIMIT.limit, IP_LIMIT.windowSeconds)
+    const fpLimiter = makeSlidingWindow("enroll_fingerprint", FINGERPRINT_LIMIT.limit, FINGERPRINT_LIMIT.windowSeconds)
     const signingKey = Option.match(keys.scriptSigner, { onNone: () => "", onSome: (s) => s.publicKeyBase64 })
 
     const limited = (limiter: typeof ipLimiter, key: string) =>

@@ -14,6 +14,7 @@ import type { JsonObject } from "../../http/body.ts"
 import { EngineConfig } from "../../layers/Config.ts"
 import { Audit } from "../audit/Audit.ts"
 import { BadRequest, Forbidden, RateLimited, Unauthorized } from "../errors.ts"
+import { M } from "../metrics/metrics.ts"
 import { buildLoginRequest, buildMfaRequest, DEFAULT_PASSWORD_SHA512, passwordMatches } from "./credentials.ts"
 import { LoginThrottle } from "./LoginThrottle.ts"
 import { hashSessionId, SessionsRepo } from "./SessionsRepo.ts"
@@ -241,6 +242,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
           target: username,
           details: stage === undefined ? { reason: "rate_limited" } : { reason: "rate_limited", stage }
         })
+        M.rateLimited.inc({ limiter: "operator_login" })
         return yield* RateLimited.of(wait.value)
       })
 

@@ -2,6 +2,7 @@
 // spec: auth-enrollment.md §6.1
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import { M } from "../metrics/metrics.ts"
 
 export interface RateDecision {
   readonly allowed: boolean
@@ -15,8 +16,11 @@ export interface SlidingWindowLimiter {
   readonly size: () => number
 }
 
-/** A limiter of `limit` attempts per `windowSeconds`, on Effect's Clock (so tests can drive it). */
-export const makeSlidingWindow = (limit: number, windowSeconds: number): SlidingWindowLimiter => {
+/**
+ * A limiter of `limit` attempts per `windowSeconds`, on Effect's Clock (so tests can drive it); each
+ * denial counts in `borealis_rate_limited_total{limiter=name}`.
+ */
+export const makeSlidingWindow = (name: string, limit: number, windowSeconds: number): SlidingWindowLimiter => {
   const windowMs = windowSeconds * 1000
   const hits = new Map<string, Array<number>>()
   let checks = 0
@@ -37,6 +41,7 @@ export const makeSlidingWindow = (limit: number, windowSeconds: number): Sliding
         }
         while (times.length > 0 && times[0]! <= now - windowMs) times.shift()
         if (times.length >= limit) {
+          M.rateLimited.inc({ limiter: name })
           return { allowed: false, retryAfter: Math.max(0, (windowMs - (now - times[0]!)) / 1000) }
         }
         times.push(now)
