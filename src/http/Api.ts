@@ -9,6 +9,7 @@ import { AuditApi } from "./audit/Api.ts"
 import { AuthApi } from "./auth/Api.ts"
 import { DevicesApi } from "./devices/Api.ts"
 import { HealthApi } from "./health/Api.ts"
+import { AnsibleApi, ScheduledJobsApi, ScriptsApi } from "./jobs/Api.ts"
 import { OpsApi } from "./ops/Api.ts"
 import { ServerApi } from "./server/Api.ts"
 import { SitesApi } from "./sites/Api.ts"
@@ -27,6 +28,9 @@ export class BorealisApi extends HttpApi.make("borealis")
   .add(AssembliesApi)
   .add(AgentApi)
   .add(AgentsApi)
+  .add(ScheduledJobsApi)
+  .add(ScriptsApi)
+  .add(AnsibleApi)
   .annotate(OpenApi.Title, "Borealis Engine")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(OpenApi.Description, "Wire-compatible Borealis Engine (RMM server). Served at GET /api/openapi.json.")

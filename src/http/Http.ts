@@ -11,6 +11,7 @@ import { AuthLive } from "./auth/Http.ts"
 import { AuthMiddlewareLive } from "./auth/Middleware.ts"
 import { DevicesLive } from "./devices/Http.ts"
 import { HealthLive } from "./health/Http.ts"
+import { AnsibleLive, ScheduledJobsLive, ScriptsLive } from "./jobs/Http.ts"
 import { OpsLive } from "./ops/Http.ts"
 import { ApiErrorsLive } from "./middleware.ts"
 import { ServerLive } from "./server/Http.ts"
@@ -18,7 +19,7 @@ import { SitesLive } from "./sites/Http.ts"
 import { UsersLive } from "./users/Http.ts"
 
 export const ApiLive = HttpApiBuilder.api(BorealisApi).pipe(
-  Layer.provide([HealthLive, OpsLive, AuthLive, UsersLive, SitesLive, DevicesLive, AdminLive, ServerLive, AuditLive, AssembliesLive, AgentLive, AgentsLive]),
+  Layer.provide([HealthLive, OpsLive, AuthLive, UsersLive, SitesLive, DevicesLive, AdminLive, ServerLive, AuditLive, AssembliesLive, AgentLive, AgentsLive, ScheduledJobsLive, ScriptsLive, AnsibleLive]),
   Layer.provide(DeviceAuthenticationLive),
   Layer.provide(AuthMiddlewareLive),
   Layer.provide(ApiErrorsLive)

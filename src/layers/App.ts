@@ -14,6 +14,8 @@ import { TracingLive } from "./Tracing.ts"
 import { AgentSideLive } from "../services/agents/layer.ts"
 import { Assemblies } from "../services/assemblies/Assemblies.ts"
 import { Audit } from "../services/audit/Audit.ts"
+import { JobsLive } from "../services/jobs/layer.ts"
+import { SchedulerLive } from "../scheduler/Scheduler.ts"
 import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
 import { OperatorsLive } from "../services/operators/layer.ts"
 import { EngineConfig } from "./Config.ts"
@@ -53,13 +55,14 @@ const BootstrapComplete = Layer.effectDiscard(
  * keys, config and logging from the foundation; HTTP groups and Socket.IO handlers call them.
  */
 const ServicesLive = Readiness.Default.pipe(
+  Layer.provideMerge(JobsLive),
   Layer.provideMerge(Layer.mergeAll(OperatorsLive, AgentSideLive, Assemblies.Default)),
   // Every capability records to the one audit trail.
   Layer.provideMerge(Audit.Default)
 )
 
 /** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */
-const FibersLive = Layer.mergeAll(RealtimeLive, MetricsLive)
+const FibersLive = Layer.mergeAll(RealtimeLive, MetricsLive, SchedulerLive)
 
 /** The whole Engine on a given configuration layer (the process uses the environment's). */
 export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {

@@ -7,6 +7,8 @@ import { agentIdBelongsTo } from "../services/realtime/agentRules.ts"
 import { AgentRegistry, type SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { agentRoom, RealtimeOutbox } from "../services/realtime/RealtimeOutbox.ts"
 import { ScreenshotCache } from "../services/realtime/ScreenshotCache.ts"
+import { JobResults } from "../services/jobs/JobResults.ts"
+import { ScheduledJobs } from "../services/jobs/ScheduledJobs.ts"
 
 export interface EventContext {
   readonly socket: Socket
@@ -15,7 +17,7 @@ export interface EventContext {
 
 type Json = Readonly<Record<string, unknown>>
 
-export type EventServices = AgentRegistry | RealtimeOutbox | ScreenshotCache
+export type EventServices = AgentRegistry | RealtimeOutbox | ScreenshotCache | JobResults | ScheduledJobs
 
 export type EventHandler = (ctx: EventContext, args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown, EventServices>
 
@@ -163,6 +165,25 @@ const ansibleRun: EventHandler = (_ctx, args) =>
 
 const ansibleCancel: EventHandler = (_ctx, args) => Effect.flatMap(RealtimeOutbox, (o) => o.toAllAgents("ansible_playbook_cancel", payloadOf(args)))
 
+/**
+ * `quick_job_result` / `quick_job_progress` (spec §2.4): a token-era socket reports only for
+ * activities of its own host; a pre-token (anonymous) agent cannot be checked. Unknown or
+ * non-integer job ids are dropped quietly.
+ */
+const jobReport = (kind: "result" | "progress"): EventHandler => (ctx, args) =>
+  Effect.gen(function*() {
+    const reporter = { hostname: ctx.identity._tag === "Agent" ? ctx.identity.hostname : null }
+    const outcome = yield* (yield* JobResults).report(reporter, payloadOf(args), kind)
+    if (outcome === "dropped" || outcome === "unknown") yield* dropped(ctx, kind === "result" ? "quick_job_result" : "quick_job_progress", outcome === "dropped" ? "job_id not an integer" : "unknown job_id")
+  })
+
+/** `job_status_request {job_id}` (operators): the ack carries what GET /api/scheduled_jobs/<id> answers, or `{error}`. */
+const jobStatusRequest: EventHandler = (_ctx, args) =>
+  Effect.gen(function*() {
+    const answer = yield* (yield* ScheduledJobs).statusRequest(payloadOf(args))
+    ackOf(args)?.(answer)
+  })
+
 /** What an agent socket (token-era or pre-token) may emit. */
 export const agentHandlers: Record<string, EventHandler> = {
   connect_agent: connectAgent,
@@ -172,12 +193,15 @@ export const agentHandlers: Record<string, EventHandler> = {
   agent_screenshot_task: screenshotTask,
   screenshot,
   macro_status: relayToOperators("macro_status"),
-  agent_window_list: relayToOperators("agent_window_list")
+  agent_window_list: relayToOperators("agent_window_list"),
+  quick_job_result: jobReport("result"),
+  quick_job_progress: jobReport("progress")
 }
 
 /** What an operator's browser may emit. */
 export const operatorHandlers: Record<string, EventHandler> = {
   list_agent_windows: listAgentWindows,
   ansible_playbook_run: ansibleRun,
-  ansible_playbook_cancel: ansibleCancel
+  ansible_playbook_cancel: ansibleCancel,
+  job_status_request: jobStatusRequest
 }

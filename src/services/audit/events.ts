@@ -83,6 +83,13 @@ export const AuditEvent = Schema.Union(
     conflict_resolution: Schema.NullOr(Schema.String)
   }),
   defineEvent("enrollment.approval_denied", { hostname: Schema.String }),
+  // Scheduled jobs and ad-hoc runs (realtime-jobs.md §5.2, §5.3)
+  defineEvent("job.created", { name: Schema.String, schedule_type: Schema.String, targets: Schema.Number }),
+  defineEvent("job.updated", { fields: Schema.Array(Schema.String) }),
+  defineEvent("job.toggled", { enabled: Schema.Boolean }),
+  defineEvent("job.deleted", { name: Schema.String }),
+  defineEvent("job.runs_cleared", { cleared: Schema.Number, kept_occurrence: Schema.NullOr(Schema.Number) }),
+  defineEvent("script.quick_run", { script_path: Schema.String, run_mode: Schema.String, targets: Schema.Number, dispatched: Schema.Number }),
   SecurityEvent
 )
 

@@ -1,0 +1,162 @@
+// Scheduled jobs (the legacy UI-compatible contract), ad-hoc script runs and Ansible recap reports.
+// Bodies are read like Flask's `get_json(silent=True)`; the payload schemas document them, the
+// handlers read them leniently. spec: realtime-jobs.md §5.2, §5.3; docs/jobs.md
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Schema from "effect/Schema"
+import { Wire } from "../../services/errors.ts"
+import { RequireOperator } from "../auth/Middleware.ts"
+import { FirstParam } from "../sites/Api.ts"
+
+/** A job with its computed summary; described, not re-validated (see docs/jobs.md for the fields). */
+const Job = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+  identifier: "ScheduledJob",
+  description:
+    "id, name, components, targets, schedule_type, start_ts, duration_stop_enabled, expiration, execution_context, credential_id, " +
+    "use_service_account, enabled, created_at, updated_at, timezone, last_run_ts, last_status, latest_occurrence, result_counts, next_run_ts"
+})
+const JobAnswer = Schema.Struct({ job: Job })
+
+const JobBody = Schema.Struct({
+  name: Schema.String,
+  components: Schema.Array(Schema.Unknown),
+  targets: Schema.Array(Schema.String),
+  schedule: Schema.optional(Schema.Struct({ type: Schema.String, start: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Number))) })),
+  duration: Schema.optional(Schema.Struct({ stopAfterEnabled: Schema.optional(Schema.Boolean), expiration: Schema.optional(Schema.String) })),
+  execution_context: Schema.optional(Schema.String),
+  credential_id: Schema.optional(Schema.NullOr(Schema.Number)),
+  use_service_account: Schema.optional(Schema.Boolean),
+  enabled: Schema.optional(Schema.Boolean),
+  timezone: Schema.optional(Schema.NullOr(Schema.String)).annotations({ description: "IANA zone for calendar schedules; default the server's" })
+})
+
+const Run = Schema.Struct({
+  id: Schema.Number,
+  scheduled_ts: Schema.NullOr(Schema.Number),
+  started_ts: Schema.NullOr(Schema.Number),
+  finished_ts: Schema.NullOr(Schema.Number),
+  status: Schema.String,
+  error: Schema.String,
+  target_hostname: Schema.NullOr(Schema.String)
+})
+
+const DeviceActivity = Schema.Struct({
+  activity_id: Schema.Number,
+  component_kind: Schema.String,
+  script_type: Schema.String,
+  component_path: Schema.String,
+  component_name: Schema.String,
+  has_stdout: Schema.Boolean,
+  has_stderr: Schema.Boolean
+})
+
+const Device = Schema.Struct({
+  hostname: Schema.String,
+  online: Schema.Boolean,
+  site: Schema.String,
+  ran_on: Schema.NullOr(Schema.Number),
+  job_status: Schema.String,
+  has_stdout: Schema.Boolean,
+  has_stderr: Schema.Boolean,
+  activities: Schema.Array(DeviceActivity)
+})
+
+const id = Schema.Struct({ id: Schema.String })
+
+export class ScheduledJobsApi extends HttpApiGroup.make("scheduledJobs")
+  .add(HttpApiEndpoint.get("list", "/api/scheduled_jobs").addSuccess(Schema.Struct({ jobs: Schema.Array(Job) })))
+  .add(HttpApiEndpoint.post("create", "/api/scheduled_jobs").setPayload(JobBody).addSuccess(JobAnswer).addError(Wire.BadRequest))
+  .add(HttpApiEndpoint.get("get", "/api/scheduled_jobs/:id").setPath(id).addSuccess(JobAnswer).addError(Wire.NotFound))
+  .add(
+    HttpApiEndpoint.put("update", "/api/scheduled_jobs/:id")
+      .setPath(id)
+      .setPayload(Schema.partial(JobBody).annotations({ description: "Only the fields present change" }))
+      .addSuccess(JobAnswer)
+      .addError(Wire.BadRequest)
+      .addError(Wire.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("toggle", "/api/scheduled_jobs/:id/toggle")
+      .setPath(id)
+      .setPayload(Schema.Struct({ enabled: Schema.optional(Schema.Boolean) }))
+      .addSuccess(JobAnswer)
+      .addError(Wire.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/api/scheduled_jobs/:id")
+      .setPath(id)
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
+      .addError(Wire.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("runs", "/api/scheduled_jobs/:id/runs")
+      .setPath(id)
+      .setUrlParams(Schema.Struct({ days: FirstParam.annotations({ description: "History window in days (default BOREALIS_JOB_HISTORY_DAYS, minimum 1)" }) }))
+      .addSuccess(Schema.Struct({ runs: Schema.Array(Run) }))
+      .addError(Wire.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("devices", "/api/scheduled_jobs/:id/devices")
+      .setPath(id)
+      .setUrlParams(Schema.Struct({ occurrence: FirstParam.annotations({ description: "Occurrence (epoch seconds); default the latest" }) }))
+      .addSuccess(Schema.Struct({ occurrence: Schema.NullOr(Schema.Number), devices: Schema.Array(Device) }))
+      .addError(Wire.BadRequest)
+      .addError(Wire.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.del("clearRuns", "/api/scheduled_jobs/:id/runs")
+      .setPath(id)
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ok"), cleared: Schema.Number, kept_occurrence: Schema.optional(Schema.Number) }))
+      .addError(Wire.NotFound)
+  )
+  .addError(Wire.PayloadTooLarge)
+  .middleware(RequireOperator)
+  .annotate(OpenApi.Description, "Scheduled jobs (legacy UI contract, partial PUT). Requires a logged-in operator (the original left these open).")
+{}
+
+const QuickRunResult = Schema.Struct({
+  hostname: Schema.String,
+  job_id: Schema.Number.annotations({ description: "the activity_history id" }),
+  status: Schema.Literal("Running", "Failed"),
+  error: Schema.optional(Schema.String)
+})
+
+export class ScriptsApi extends HttpApiGroup.make("scripts")
+  .add(
+    HttpApiEndpoint.post("quickRun", "/api/scripts/quick_run")
+      .setPayload(Schema.Struct({
+        script_path: Schema.String,
+        hostnames: Schema.Array(Schema.String),
+        run_mode: Schema.optional(Schema.String),
+        variable_values: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+      }))
+      .addSuccess(Schema.Struct({ results: Schema.Array(QuickRunResult) }))
+      .addError(Wire.BadRequest)
+      .addError(Wire.NotFound)
+      .addError(Wire.ServiceUnavailable)
+  )
+  .addError(Wire.PayloadTooLarge)
+  .middleware(RequireOperator)
+  .annotate(OpenApi.Description, "Ad-hoc signed PowerShell runs on devices. Requires a logged-in operator.")
+{}
+
+export class AnsibleApi extends HttpApiGroup.make("ansible")
+  .add(
+    HttpApiEndpoint.post("recapReport", "/api/ansible/recap/report")
+      .setPayload(Schema.Struct({
+        run_id: Schema.String,
+        hostname: Schema.optional(Schema.String),
+        status: Schema.optional(Schema.String),
+        recap_text: Schema.optional(Schema.String),
+        recap_json: Schema.optional(Schema.Unknown)
+      }))
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
+      .addError(Wire.BadRequest)
+      .addError(Wire.PayloadTooLarge)
+  )
+  .annotate(
+    OpenApi.Description,
+    "Progress reports of the agent's Ansible role. Unauthenticated, as the role posts them (see docs/jobs.md); a report only touches Ansible activity rows and runs of its own hostname."
+  )
+{}

@@ -1,0 +1,323 @@
+// The scheduler: a supervised fiber in the app scope that ticks on every minute boundary (effect/Cron)
+// and runs the legacy tick with the spec's fixes. spec: realtime-jobs.md §4.5 (loop), §4.6
+// (dispatch), §4.7 (statuses), §8
+//
+// Tick order: 1. timeouts (Running past started_ts + expiration → Timed Out), 2. retention
+// (BOREALIS_JOB_HISTORY_DAYS; run links cascade), 3. per enabled job: which occurrence to work on
+// (nextRun.ts: 5-minute firing window, missed slots skipped, Failed is terminal, calendar math in the
+// job's IANA zone), then per target without a run: online → a Running run and dispatch; offline past
+// occurrence + expiration → Expired "Device offline"; otherwise wait.
+//
+// Exactly once: a run is keyed by (job, target, occurrence) in SQLite (uq_runs_job_target_occurrence),
+// and dispatch happens only after this process created the row, so a restart, an overlapping tick or
+// a second Engine on the same database cannot dispatch an occurrence twice. Ticks in one process
+// are also serialised.
+//
+// Beyond the legacy: a run still Running with no expiration window is Timed Out after
+// LOST_RESULT_SECONDS (the agent stops a script at 3600 s), so a lost result cannot stall a
+// recurring job forever.
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Cron from "effect/Cron"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Ref from "effect/Ref"
+import { EngineConfig } from "../layers/Config.ts"
+import type { JobDefinition, JobManifest } from "../services/jobs/fabricator.ts"
+import { JobChannels } from "../services/jobs/JobChannels.ts"
+import { JobDispatch } from "../services/jobs/JobDispatch.ts"
+import { storedComponents, storedTargets } from "../services/jobs/jobInput.ts"
+import { type JobRow, JobsRepo, type LatestOccurrence } from "../services/jobs/JobsRepo.ts"
+import { SchedulerHealth } from "../services/ops/Readiness.ts"
+import { type CompiledSchedule, compileSchedule, floorMinute, isOccurrenceComplete, occurrenceOf } from "./nextRun.ts"
+import { parseExpiration } from "./scheduleInput.ts"
+import { serverTimeZone } from "./timeZone.ts"
+
+/** Without an expiration window, how long a run may stay Running before it is Timed Out. */
+export const LOST_RESULT_SECONDS = 3600 + 600
+export const LOST_RESULT_ERROR = "No result from the agent"
+export const DEVICE_OFFLINE = "Device offline"
+/** Due jobs processed at once (their library reads overlap; SQL is serialised anyway). */
+const JOB_CONCURRENCY = 4
+/** A job whose dispatch hangs is abandoned for this tick (its runs are keyed; the next tick continues). */
+const JOB_TIMEOUT = Duration.seconds(30)
+
+export interface TickReport {
+  /** The instant the tick evaluated (epoch seconds). */
+  readonly at: number
+  readonly durationMs: number
+  readonly jobs: number
+  readonly due: number
+  readonly started: number
+  readonly expired: number
+  readonly timedOut: number
+  readonly retentionDeleted: number
+  readonly failedJobs: number
+}
+
+interface DuePlan {
+  readonly row: JobRow
+  readonly occurrenceTs: number
+  readonly start: ReadonlyArray<string>
+  readonly expire: ReadonlyArray<string>
+}
+
+interface ParsedJob {
+  readonly key: string
+  readonly compiled: { readonly _tag: "Ok"; readonly schedule: CompiledSchedule } | { readonly _tag: "Problem"; readonly problem: string }
+  readonly targets: ReadonlyArray<string>
+}
+
+export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler", {
+  effect: Effect.gen(function*() {
+    const repo = yield* JobsRepo
+    const dispatch = yield* JobDispatch
+    const channels = yield* JobChannels
+    const config = yield* EngineConfig
+    const defaultTimeZone = serverTimeZone()
+    const lock = yield* Effect.makeSemaphore(1)
+    const reports = yield* PubSub.sliding<TickReport>(16)
+    const running = yield* Ref.make(false)
+    const lastTickAt = yield* Ref.make(Option.none<number>())
+    // Parsed targets and compiled schedules, reused while a job's stored text is unchanged.
+    const parsed = new Map<number, ParsedJob>()
+    const warned = new Set<string>()
+
+    const parse = (row: JobRow): ParsedJob => {
+      const key = `${row.schedule_type}\u0000${row.start_ts}\u0000${row.timezone}\u0000${row.targets_json}`
+      const cached = parsed.get(row.id)
+      if (cached !== undefined && cached.key === key) return cached
+      const entry: ParsedJob = {
+        key,
+        compiled: compileSchedule({ type: row.schedule_type ?? "immediately", startTs: row.start_ts, timeZone: row.timezone }, { defaultTimeZone }),
+        targets: storedTargets(row)
+      }
+      parsed.set(row.id, entry)
+      return entry
+    }
+
+    const runEvent = dispatch.runEvent
+
+    /** 1. Running runs past their window → Timed Out. */
+    const timeouts = (now: number) =>
+      Effect.gen(function*() {
+        let count = 0
+        for (const run of yield* repo.runningRuns) {
+          const window = parseExpiration(run.expiration)
+          const limit = window ?? LOST_RESULT_SECONDS
+          if (run.started_ts === null || run.started_ts + limit > now) continue
+          const changed = yield* repo.timeOutRun(run.run_id, window === null ? LOST_RESULT_ERROR : null, now)
+          if (changed === 0) continue
+          count++
+          yield* runEvent("job_run_completed", {
+            job_id: run.job_id,
+            run_id: run.run_id,
+            target: run.target_hostname ?? "<unassigned>",
+            schedule_type: run.schedule_type ?? "",
+            occurrence_ts: run.scheduled_ts,
+            status: "Timed Out"
+          })
+        }
+        return count
+      })
+
+    /** 3a. What each enabled job should do now (pure evaluation, no writes). */
+    const plan = (rows: ReadonlyArray<JobRow>, latest: ReadonlyMap<number, LatestOccurrence>, online: ReadonlySet<string>, now: number) => {
+      const plans: Array<DuePlan> = []
+      const invalid: Array<{ readonly id: number; readonly problem: string }> = []
+      for (const row of rows) {
+        const job = parse(row)
+        if (job.compiled._tag === "Problem") {
+          // Warn once per job and stored schedule, not every minute.
+          const note = `${row.id}:${job.key}`
+          if (!warned.has(note)) {
+            warned.add(note)
+            invalid.push({ id: row.id, problem: job.compiled.problem })
+          }
+          continue
+        }
+        const last = latest.get(row.id)
+        const decision = occurrenceOf(job.compiled.schedule, {
+          latest: last === undefined ? null : { scheduledTs: last.scheduledTs, complete: isOccurrenceComplete(job.targets, last.runs) },
+          createdAt: row.created_at,
+          nowTs: now
+        })
+        if (decision._tag !== "Due") continue
+        const occurrenceTs = decision.occurrenceTs
+        const existing = new Set<string>()
+        if (last !== undefined && floorMinute(last.scheduledTs) === occurrenceTs) {
+          for (const r of last.runs) existing.add((r.target_hostname ?? "").toLowerCase())
+        }
+        const window = parseExpiration(row.expiration)
+        const start: Array<string> = []
+        const expire: Array<string> = []
+        for (const target of job.targets) {
+          const key = target.toLowerCase()
+          if (existing.has(key)) continue
+          if (online.has(key)) start.push(target)
+          else if (window !== null && occurrenceTs + window <= now) expire.push(target)
+        }
+        if (start.length > 0 || expire.length > 0) plans.push({ row, occurrenceTs, start, expire })
+      }
+      return { plans, invalid }
+    }
+
+    /** 3b. Create the runs of one due job and dispatch them. */
+    const work = (due: DuePlan, now: number) =>
+      Effect.gen(function*() {
+        const { row, occurrenceTs } = due
+        const scheduleType = row.schedule_type ?? "immediately"
+        let started = 0
+        let expired = 0
+        for (const target of due.expire) {
+          const runId = yield* repo.insertRun({ jobId: row.id, target, scheduledTs: occurrenceTs, status: "Expired", startedTs: null, finishedTs: now, error: DEVICE_OFFLINE, now })
+          if (Option.isNone(runId)) continue
+          expired++
+          yield* runEvent("job_run_completed", { job_id: row.id, run_id: runId.value, target, schedule_type: scheduleType, occurrence_ts: occurrenceTs, status: "Expired" })
+        }
+        let manifest: JobManifest | undefined
+        const components = storedComponents(row)
+        for (const target of due.start) {
+          const runId = yield* repo.insertRun({ jobId: row.id, target, scheduledTs: occurrenceTs, status: "Running", startedTs: now, finishedTs: null, error: null, now })
+          // Another tick or process created this run: it dispatches, not us.
+          if (Option.isNone(runId)) continue
+          started++
+          yield* runEvent("job_run_started", { job_id: row.id, run_id: runId.value, target, schedule_type: scheduleType, occurrence_ts: occurrenceTs, status: "Running" })
+          if (manifest === undefined) {
+            const definition: JobDefinition = { id: row.id, name: row.name, execution_context: row.execution_context, targets: [], components }
+            manifest = yield* dispatch.manifestFor(definition, occurrenceTs)
+          }
+          yield* dispatch.dispatchRun({
+            jobId: row.id,
+            runId: runId.value,
+            scheduleType,
+            occurrenceTs,
+            hostname: target,
+            manifest,
+            components,
+            credentialId: row.credential_id
+          })
+        }
+        return { started, expired }
+      })
+
+    /** One tick at `atMs` (default: now). Serialised: a tick that overlaps another waits for it. */
+    const tick = (atMs?: number) =>
+      lock.withPermits(1)(
+        Effect.gen(function*() {
+          const begun = performance.now()
+          const clockMs = yield* Clock.currentTimeMillis
+          const now = Math.floor(Math.max(clockMs, atMs ?? 0) / 1000)
+          const timedOut = yield* timeouts(now)
+          const retentionDeleted = yield* repo.deleteRunsBefore(now - config.jobHistoryDays * 86_400)
+          const rows = yield* repo.enabledJobs
+          const latest = yield* repo.latestOccurrences
+          const online = yield* channels.onlineHostnames
+          const { invalid, plans } = plan(rows, latest, online, now)
+          for (const bad of invalid) {
+            yield* Effect.logWarning("scheduled-job-invalid").pipe(Effect.annotateLogs({ job_id: bad.id, problem: bad.problem }))
+          }
+          let started = 0
+          let expired = 0
+          let failedJobs = 0
+          yield* Effect.forEach(
+            plans,
+            (due) =>
+              work(due, now).pipe(
+                Effect.timeoutFail({ duration: JOB_TIMEOUT, onTimeout: () => new Error(`job ${due.row.id} took longer than ${Duration.format(JOB_TIMEOUT)}`) }),
+                Effect.tap((r) =>
+                  Effect.sync(() => {
+                    started += r.started
+                    expired += r.expired
+                  })
+                ),
+                // One job's failure never stops the tick.
+                Effect.catchAllCause((cause) =>
+                  Cause.isInterruptedOnly(cause)
+                    ? Effect.failCause(cause)
+                    : Effect.sync(() => void failedJobs++).pipe(
+                      Effect.zipRight(Effect.logError("scheduled-job-failed", cause).pipe(Effect.annotateLogs({ job_id: due.row.id })))
+                    )
+                ),
+                Effect.withSpan("Scheduler.job", { attributes: { job_id: due.row.id } })
+              ),
+            { concurrency: JOB_CONCURRENCY, discard: true }
+          )
+          // Forget cached parses of jobs that no longer exist or were disabled.
+          if (parsed.size > rows.length) {
+            const live = new Set(rows.map((r) => r.id))
+            for (const id of parsed.keys()) if (!live.has(id)) parsed.delete(id)
+          }
+          const report: TickReport = {
+            at: now,
+            durationMs: Math.round((performance.now() - begun) * 1000) / 1000,
+            jobs: rows.length,
+            due: plans.length,
+            started,
+            expired,
+            timedOut,
+            retentionDeleted,
+            failedJobs
+          }
+          yield* Ref.set(lastTickAt, Option.some(yield* Clock.currentTimeMillis))
+          yield* PubSub.publish(reports, report)
+          if (started + expired + timedOut + retentionDeleted + failedJobs > 0) {
+            yield* Effect.logInfo("scheduler-tick").pipe(Effect.annotateLogs({ ...report }))
+          }
+          return report
+        }).pipe(Effect.withSpan("Scheduler.tick"))
+      )
+
+    const everyMinute = Cron.unsafeParse("* * * * *", "UTC")
+
+    /**
+     * The production loop: tick now, then at every minute boundary. A tick that fails is logged and
+     * the loop goes on; a slow tick makes the loop skip to the next boundary.
+     */
+    const loop = Effect.gen(function*() {
+      let slotMs: number | undefined
+      for (;;) {
+        yield* tick(slotMs).pipe(
+          Effect.catchAllCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("scheduler-tick-failed", cause)))
+        )
+        const nowMs = yield* Clock.currentTimeMillis
+        const next = Cron.next(everyMinute, new Date(nowMs)).getTime()
+        slotMs = next
+        yield* Effect.sleep(Duration.millis(Math.max(0, next - nowMs)))
+      }
+    })
+
+    const run = Ref.set(running, true).pipe(
+      Effect.zipRight(loop),
+      Effect.ensuring(Ref.set(running, false))
+    )
+
+    return {
+      tick,
+      run,
+      /** Every completed tick's report (sliding: a slow subscriber sees the newest). */
+      reports,
+      /** Whether the minute loop is running (readiness). */
+      alive: Ref.get(running),
+      /** Epoch ms when the last tick completed. */
+      lastTickAt: Ref.get(lastTickAt)
+    } as const
+  })
+}) {}
+
+/**
+ * The scheduler fiber, forked in the app scope (interrupted on shutdown, never left running); it
+ * reports itself to readiness as `SchedulerHealth`.
+ */
+export const SchedulerLive = Layer.scoped(
+  SchedulerHealth,
+  Effect.gen(function*() {
+    const scheduler = yield* Scheduler
+    yield* Effect.forkScoped(scheduler.run)
+    yield* Effect.logInfo("scheduler-started")
+    return { alive: scheduler.alive, lastTickAt: scheduler.lastTickAt }
+  })
+)

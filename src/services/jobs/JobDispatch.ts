@@ -1,0 +1,258 @@
+// Dispatch: one run of a scheduled job on one host, and ad-hoc quick runs. Each script becomes an
+// `activity_history` row (Running) and a signed `quick_job_run` delivered only to the host's agent
+// sockets for the run mode; an Ansible playbook becomes an `ansible_playbook_run`. When no socket
+// takes it, the activity (and a run left with nothing dispatched) is marked Failed with the later
+// Engine's message. spec: realtime-jobs.md §2.4, §4.6, §5.3, §8
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { randomUUID } from "node:crypto"
+import { Assemblies } from "../assemblies/Assemblies.ts"
+import { Audit } from "../audit/Audit.ts"
+import { BadRequest, NotFound, ServiceUnavailable } from "../errors.ts"
+import { KeyMaterial } from "../keys/KeyMaterial.ts"
+import type { Actor } from "../operators/OperatorAccounts.ts"
+import {
+  type ComponentManifest,
+  componentSourcePaths,
+  fabricateJob,
+  type JobDefinition,
+  type JobManifest,
+  prepareComponent,
+  runModeOf
+} from "./fabricator.ts"
+import { type ActivityChange, JobChannels, noSocketMessage, type RunEvent, targetServiceMode } from "./JobChannels.ts"
+import { JobsRepo } from "./JobsRepo.ts"
+import { ansiblePlaybookRunPayload, activityRecord, quickJobRunPayload, runActivityLink, scheduledRunContext } from "./payloads.ts"
+import { field, isRecord, type JsonRecord, pyTruthy } from "./python.ts"
+import { nowSeconds } from "./time.ts"
+
+export const SIGNER_UNAVAILABLE = "script signer unavailable; cannot dispatch payload"
+export const NOTHING_DISPATCHED = "No runnable activities were dispatched"
+export const CREDENTIAL_REQUIRED = "Credential required for remote execution"
+export const SERVER_ANSIBLE_UNAVAILABLE = "Server-side Ansible runner is not configured"
+export const MISSING_QUICK_RUN_FIELDS = "Missing script_path or hostnames[]"
+/** Hosts one quick run may address (each gets its own activity row and payload). */
+export const MAX_QUICK_RUN_HOSTS = 10_000
+
+const REMOTE_MODES = new Set(["ssh", "winrm"])
+
+export interface RunDispatch {
+  readonly jobId: number
+  readonly runId: number
+  readonly scheduleType: string
+  readonly occurrenceTs: number
+  readonly hostname: string
+  readonly manifest: JobManifest
+  /** The job's stored components (for `assembly_guid` hints). */
+  readonly components: ReadonlyArray<unknown>
+  readonly credentialId: number | null
+}
+
+export interface RunDispatchOutcome {
+  /** Activities an agent socket took. */
+  readonly dispatched: number
+  /** Set when the run was finished as Failed because nothing could be dispatched. */
+  readonly failed: string | null
+}
+
+export interface QuickRunResult {
+  readonly hostname: string
+  readonly job_id: number
+  readonly status: "Running" | "Failed"
+  readonly error?: string
+}
+
+const assemblyGuidOf = (components: ReadonlyArray<unknown>, index: number): string | undefined => {
+  const component = components[index]
+  const guid = isRecord(component) ? field(component, "assembly_guid") : undefined
+  return typeof guid === "string" && guid.trim() !== "" ? guid : undefined
+}
+
+/** Hostnames of a quick run: strings, trimmed, blanks dropped, each once (any case). */
+const quickRunHosts = (value: unknown): ReadonlyArray<string> | undefined => {
+  if (!Array.isArray(value)) return undefined
+  const seen = new Set<string>()
+  const out: Array<string> = []
+  for (const host of value) {
+    if (typeof host !== "string" && typeof host !== "number") return undefined
+    const text = String(host).trim()
+    if (text === "" || seen.has(text.toLowerCase())) continue
+    seen.add(text.toLowerCase())
+    out.push(text)
+  }
+  return out
+}
+
+export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDispatch", {
+  effect: Effect.gen(function*() {
+    const repo = yield* JobsRepo
+    const channels = yield* JobChannels
+    const keys = yield* KeyMaterial
+    const assemblies = yield* Assemblies
+    const audit = yield* Audit
+
+    const activityChanged = (change: ActivityChange) => channels.toOperators("device_activity_changed", change)
+    const runEvent = (event: "job_run_started" | "job_run_completed", payload: RunEvent) => channels.toOperators(event, payload)
+
+    /** The frozen manifest of one occurrence, with the library files it needs read once. */
+    const manifestFor = Effect.fn("JobDispatch.manifestFor")(function*(job: JobDefinition, occurrenceTs: number) {
+      const sources = yield* assemblies.readSources(componentSourcePaths(job.components))
+      return fabricateJob(job, occurrenceTs, (p) => sources.get(p))
+    })
+
+    /** Insert the activity row and its run link, then hand the payload to the host's sockets. */
+    const dispatchComponent = (input: RunDispatch, component: ComponentManifest, now: number) =>
+      Effect.gen(function*() {
+        const { hostname } = input
+        const record = activityRecord(hostname, component)
+        const activityId = yield* repo.insertActivity({ ...record, status: "Running", now })
+        yield* repo.linkActivity({ runId: input.runId, activityId, ...runActivityLink(component), now })
+        const runMode = input.manifest.executionContext
+        let mode = targetServiceMode(runMode)
+        let delivered = 0
+        let failure: string | undefined
+        if (component.kind === "script") {
+          const signer = keys.scriptSigner
+          if (Option.isNone(signer)) {
+            failure = SIGNER_UNAVAILABLE
+          } else {
+            const payload = quickJobRunPayload({
+              activityId,
+              hostname,
+              script: component,
+              runMode,
+              sign: signer.value.sign,
+              signingKey: signer.value.publicKeyBase64,
+              context: scheduledRunContext(input.jobId, input.runId, input.occurrenceTs, assemblyGuidOf(input.components, component.index))
+            })
+            delivered = yield* channels.toHost(hostname, mode, "quick_job_run", payload)
+          }
+        } else if (REMOTE_MODES.has(runMode)) {
+          // The legacy server ran ssh/winrm playbooks itself with ansible-playbook; this Engine does not.
+          failure = SERVER_ANSIBLE_UNAVAILABLE
+        } else {
+          mode = Option.none()
+          const payload = ansiblePlaybookRunPayload({
+            runId: randomUUID().replaceAll("-", ""),
+            hostname,
+            playbook: component,
+            activityId,
+            scheduledJobId: input.jobId,
+            scheduledRunId: input.runId
+          })
+          delivered = yield* channels.toHost(hostname, mode, "ansible_playbook_run", payload)
+        }
+        if (failure === undefined && delivered === 0) failure = noSocketMessage(mode, hostname, "scheduled job")
+        if (failure !== undefined) {
+          yield* repo.updateActivity(activityId, { status: "Failed", stderr: failure })
+          yield* activityChanged({ hostname, activity_id: activityId, change: "updated", source: "scheduled_job", status: "Failed" })
+          return { activityId, failure }
+        }
+        yield* activityChanged({ hostname, activity_id: activityId, change: "created", source: "scheduled_job" })
+        return { activityId, failure: undefined }
+      })
+
+    /**
+     * Dispatch every component of a Running run to its host. When nothing reached an agent the run
+     * is finished as Failed (first problem, else the later Engine's "No runnable activities were
+     * dispatched") and operators hear `job_run_completed`.
+     */
+    const dispatchRun = Effect.fn("JobDispatch.dispatchRun")(function*(input: RunDispatch) {
+      const now = yield* nowSeconds
+      const { manifest } = input
+      const problems: Array<string> = []
+      let dispatched = 0
+      const hasScripts = manifest.components.some((c) => c.kind === "script")
+      if (REMOTE_MODES.has(manifest.executionContext) && input.credentialId === null) {
+        problems.push(CREDENTIAL_REQUIRED)
+      } else if (hasScripts && Option.isNone(keys.scriptSigner)) {
+        // Token-era agents refuse unsigned scripts; sending them would only produce failures.
+        problems.push(SIGNER_UNAVAILABLE)
+      } else {
+        for (const component of manifest.components) {
+          const outcome = yield* dispatchComponent(input, component, now)
+          if (outcome.failure === undefined) dispatched++
+          else problems.push(outcome.failure)
+        }
+      }
+      for (const skip of manifest.skipped) problems.push(skip.message)
+      if (dispatched > 0) return { dispatched, failed: null } satisfies RunDispatchOutcome
+      const error = problems[0] ?? NOTHING_DISPATCHED
+      yield* repo.finishRun(input.runId, "Failed", error, now)
+      yield* Effect.logWarning("job-dispatch-failed").pipe(
+        Effect.annotateLogs({ job_id: input.jobId, run_id: input.runId, host: input.hostname, error })
+      )
+      yield* runEvent("job_run_completed", {
+        job_id: input.jobId,
+        run_id: input.runId,
+        target: input.hostname,
+        schedule_type: input.scheduleType,
+        occurrence_ts: input.occurrenceTs,
+        status: "Failed"
+      })
+      return { dispatched: 0, failed: error } satisfies RunDispatchOutcome
+    })
+
+    /**
+     * `POST /api/scripts/quick_run {script_path, hostnames[], run_mode?, variable_values?}`: one
+     * activity and one signed `quick_job_run` per host, for a PowerShell script of the library.
+     */
+    const quickRun = Effect.fn("JobDispatch.quickRun")(function*(body: JsonRecord, actor: Actor) {
+      const rawPath = field(body, "script_path")
+      const scriptPath = typeof rawPath === "string" ? rawPath.trim() : ""
+      const hostnames = quickRunHosts(pyTruthy(field(body, "hostnames")) ? field(body, "hostnames") : [])
+      if (scriptPath === "" || hostnames === undefined || hostnames.length === 0) {
+        return yield* new BadRequest({ error: MISSING_QUICK_RUN_FIELDS })
+      }
+      if (hostnames.length > MAX_QUICK_RUN_HOSTS) {
+        return yield* new BadRequest({ error: `too many hostnames (at most ${MAX_QUICK_RUN_HOSTS})` })
+      }
+      const modeValue = field(body, "run_mode")
+      const runMode = runModeOf(typeof modeValue === "string" ? modeValue : "")
+      const overrides = field(body, "variable_values")
+      const component = { type: "script", path: scriptPath, ...(isRecord(overrides) ? { variable_values: overrides } : {}) }
+      const paths = componentSourcePaths([component])
+      const sources = yield* assemblies.readSources(paths)
+      const prepared = prepareComponent(component, 0, (p) => sources.get(p))
+      if (prepared._tag === "Skipped") {
+        const { reason, message } = prepared.skip
+        if (reason === "not_found" || reason === "invalid_path") return yield* new NotFound({ error: "Script not found" })
+        return yield* new BadRequest({ error: message })
+      }
+      const script = prepared.manifest
+      if (script.kind !== "script") return yield* new NotFound({ error: "Script not found" })
+      if (Option.isNone(keys.scriptSigner)) {
+        return yield* new ServiceUnavailable({ error: SIGNER_UNAVAILABLE, retry_after: 60 })
+      }
+      const signer = keys.scriptSigner.value
+      const mode = targetServiceMode(runMode)
+      const now = yield* nowSeconds
+      const results: Array<QuickRunResult> = []
+      for (const hostname of hostnames) {
+        const activityId = yield* repo.insertActivity({ ...activityRecord(hostname, script), status: "Running", now })
+        const payload = quickJobRunPayload({ activityId, hostname, script, runMode, sign: signer.sign, signingKey: signer.publicKeyBase64 })
+        const delivered = yield* channels.toHost(hostname, mode, "quick_job_run", payload)
+        if (delivered === 0) {
+          const error = noSocketMessage(mode, hostname, "quick job")
+          yield* repo.updateActivity(activityId, { status: "Failed", stderr: error })
+          yield* activityChanged({ hostname, activity_id: activityId, change: "updated", source: "quick_job", status: "Failed" })
+          results.push({ hostname, job_id: activityId, status: "Failed", error })
+        } else {
+          yield* activityChanged({ hostname, activity_id: activityId, change: "created", source: "quick_job" })
+          results.push({ hostname, job_id: activityId, status: "Running" })
+        }
+      }
+      const dispatched = results.filter((r) => r.status === "Running").length
+      yield* audit.record({
+        type: "script.quick_run",
+        actor: actor.username,
+        actor_ip: actor.ip,
+        target: script.path,
+        details: { script_path: script.path, run_mode: runMode, targets: hostnames.length, dispatched }
+      })
+      return { results }
+    })
+
+    return { manifestFor, dispatchRun, quickRun, activityChanged, runEvent } as const
+  })
+}) {}

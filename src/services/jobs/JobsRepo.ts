@@ -1,0 +1,421 @@
+// SQL for scheduled jobs, their runs, the run ↔ activity links and the activity rows a dispatch
+// writes. Infrastructure errors are defects here (the HTTP edge answers 503, the scheduler logs).
+// spec: realtime-jobs.md §6 (schema), §4.5 (tick queries), §5.2 (REST queries)
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { changes, run } from "../sqlResult.ts"
+
+/** A `scheduled_jobs` row as stored. */
+export interface JobRow {
+  readonly id: number
+  readonly name: string
+  readonly components_json: string | null
+  readonly targets_json: string | null
+  readonly schedule_type: string | null
+  readonly start_ts: number | null
+  readonly duration_stop_enabled: number | null
+  readonly expiration: string | null
+  readonly execution_context: string | null
+  readonly credential_id: number | null
+  readonly use_service_account: number | null
+  readonly enabled: number | null
+  readonly created_at: number | null
+  readonly updated_at: number | null
+  readonly timezone: string | null
+}
+
+/** The writable columns of a job. */
+export interface JobColumns {
+  readonly name: string
+  readonly components_json: string
+  readonly targets_json: string
+  readonly schedule_type: string
+  readonly start_ts: number | null
+  readonly duration_stop_enabled: number
+  readonly expiration: string
+  readonly execution_context: string
+  readonly credential_id: number | null
+  readonly use_service_account: number
+  readonly enabled: number
+  readonly timezone: string | null
+}
+
+export interface RunRow {
+  readonly id: number
+  readonly job_id: number
+  readonly scheduled_ts: number | null
+  readonly started_ts: number | null
+  readonly finished_ts: number | null
+  readonly status: string | null
+  readonly error: string | null
+  readonly target_hostname: string | null
+  readonly created_at: number | null
+  readonly updated_at: number | null
+}
+
+/** One target's run in a job's latest occurrence. */
+export interface OccurrenceRun {
+  readonly id: number
+  readonly target_hostname: string | null
+  readonly status: string | null
+  readonly started_ts: number | null
+  readonly finished_ts: number | null
+}
+
+export interface LatestOccurrence {
+  readonly scheduledTs: number
+  readonly runs: ReadonlyArray<OccurrenceRun>
+}
+
+export interface ActivityRow {
+  readonly id: number
+  readonly hostname: string | null
+  readonly script_path: string | null
+  readonly script_name: string | null
+  readonly script_type: string | null
+  readonly status: string | null
+  readonly stdout: string | null
+  readonly stderr: string | null
+}
+
+export interface RunLinkRow {
+  readonly run_id: number
+  readonly job_id: number
+  readonly scheduled_ts: number | null
+  readonly target_hostname: string | null
+  readonly status: string | null
+  readonly schedule_type: string | null
+}
+
+export interface DeviceActivityLink {
+  readonly run_id: number
+  readonly activity_id: number
+  readonly component_kind: string | null
+  readonly script_type: string | null
+  readonly component_path: string | null
+  readonly component_name: string | null
+  readonly out_len: number
+  readonly err_len: number
+}
+
+/** What an Ansible recap report sets (`null` = not reported). */
+export interface RecapFields {
+  readonly run_id: string
+  readonly hostname: string | null
+  readonly agent_id: string | null
+  readonly playbook_path: string | null
+  readonly playbook_name: string | null
+  readonly scheduled_job_id: number | null
+  readonly scheduled_run_id: number | null
+  readonly activity_job_id: number | null
+  readonly status: string | null
+  readonly recap_text: string | null
+  readonly recap_json: string | null
+  readonly started_ts: number | null
+  readonly finished_ts: number | null
+}
+
+export interface RecapRow extends RecapFields {
+  readonly id: number
+  readonly created_at: number | null
+  readonly updated_at: number | null
+}
+
+const JOB_COLUMNS = `id, name, components_json, targets_json, schedule_type, start_ts, duration_stop_enabled, expiration,
+  execution_context, credential_id, use_service_account, enabled, created_at, updated_at, timezone`
+
+const COLUMN_NAMES: ReadonlyArray<keyof JobColumns> = [
+  "name",
+  "components_json",
+  "targets_json",
+  "schedule_type",
+  "start_ts",
+  "duration_stop_enabled",
+  "expiration",
+  "execution_context",
+  "credential_id",
+  "use_service_account",
+  "enabled",
+  "timezone"
+]
+
+const LATEST = `SELECT job_id, MAX(scheduled_ts) AS occ FROM scheduled_job_runs WHERE scheduled_ts IS NOT NULL GROUP BY job_id`
+
+const groupLatest = (rows: ReadonlyArray<OccurrenceRun & { readonly job_id: number; readonly scheduled_ts: number }>) => {
+  const out = new Map<number, { scheduledTs: number; runs: Array<OccurrenceRun> }>()
+  for (const { job_id, scheduled_ts, ...runRow } of rows) {
+    let entry = out.get(job_id)
+    if (entry === undefined) {
+      entry = { scheduledTs: scheduled_ts, runs: [] }
+      out.set(job_id, entry)
+    }
+    entry.runs.push(runRow)
+  }
+  return out as ReadonlyMap<number, LatestOccurrence>
+}
+
+export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    // ---- jobs
+
+    const listJobs = sql.unsafe<JobRow>(`SELECT ${JOB_COLUMNS} FROM scheduled_jobs ORDER BY created_at DESC, id DESC`).pipe(Effect.orDie)
+
+    const enabledJobs = sql.unsafe<JobRow>(`SELECT ${JOB_COLUMNS} FROM scheduled_jobs WHERE enabled = 1 ORDER BY id ASC`).pipe(Effect.orDie)
+
+    const getJob = (id: number) =>
+      sql.unsafe<JobRow>(`SELECT ${JOB_COLUMNS} FROM scheduled_jobs WHERE id = ?`, [id]).pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        Effect.orDie
+      )
+
+    const insertJob = (columns: JobColumns, now: number) =>
+      run(sql`INSERT INTO scheduled_jobs ${sql.insert({ ...columns, created_at: now, updated_at: now })}`).pipe(
+        Effect.map((r) => Number(r.lastInsertRowid)),
+        Effect.orDie
+      )
+
+    /** Rows changed (0 = no such job). Only the given columns are written, plus `updated_at`. */
+    const updateJob = (id: number, columns: Partial<JobColumns>, now: number) => {
+      const set: Record<string, unknown> = {}
+      for (const name of COLUMN_NAMES) if (columns[name] !== undefined) set[name] = columns[name]
+      return changes(sql`UPDATE scheduled_jobs SET ${sql.update({ ...set, updated_at: now })} WHERE id = ${id}`).pipe(Effect.orDie)
+    }
+
+    /** Deletes the job; its runs and their activity links go with it (foreign keys cascade). */
+    const deleteJob = (id: number) => changes(sql`DELETE FROM scheduled_jobs WHERE id = ${id}`).pipe(Effect.orDie)
+
+    // ---- occurrences and runs
+
+    /** Every job's newest occurrence (`MAX(scheduled_ts)`) with the runs of that occurrence. */
+    const latestOccurrences = sql.unsafe<OccurrenceRun & { job_id: number; scheduled_ts: number }>(
+      `SELECT r.job_id, r.scheduled_ts, r.id, r.target_hostname, r.status, r.started_ts, r.finished_ts
+         FROM scheduled_job_runs r JOIN (${LATEST}) l ON l.job_id = r.job_id AND r.scheduled_ts = l.occ
+        ORDER BY r.job_id, r.id DESC`
+    ).pipe(Effect.map(groupLatest), Effect.orDie)
+
+    const latestOccurrenceOf = (jobId: number) =>
+      sql<OccurrenceRun & { job_id: number; scheduled_ts: number }>`
+        SELECT r.job_id, r.scheduled_ts, r.id, r.target_hostname, r.status, r.started_ts, r.finished_ts
+          FROM scheduled_job_runs r
+         WHERE r.job_id = ${jobId}
+           AND r.scheduled_ts = (SELECT MAX(scheduled_ts) FROM scheduled_job_runs WHERE job_id = ${jobId})
+         ORDER BY r.id DESC`.pipe(Effect.map((rows) => Option.fromNullable(groupLatest(rows).get(jobId))), Effect.orDie)
+
+    const occurrenceRuns = (jobId: number, scheduledTs: number) =>
+      sql<OccurrenceRun>`
+        SELECT id, target_hostname, status, started_ts, finished_ts FROM scheduled_job_runs
+         WHERE job_id = ${jobId} AND scheduled_ts = ${scheduledTs} ORDER BY id DESC`.pipe(Effect.orDie)
+
+    /**
+     * Create the run of (job, target, occurrence) unless it exists: the unique key
+     * `uq_runs_job_target_occurrence` makes a second insert — from a concurrent tick, another
+     * process, or after a restart — a no-op. `none` when the run already existed.
+     */
+    const insertRun = (input: {
+      readonly jobId: number
+      readonly target: string
+      readonly scheduledTs: number
+      readonly status: string
+      readonly startedTs: number | null
+      readonly finishedTs: number | null
+      readonly error: string | null
+      readonly now: number
+    }) =>
+      run(sql`INSERT OR IGNORE INTO scheduled_job_runs
+                (job_id, target_hostname, scheduled_ts, started_ts, finished_ts, status, error, created_at, updated_at)
+              VALUES (${input.jobId}, ${input.target}, ${input.scheduledTs}, ${input.startedTs}, ${input.finishedTs},
+                      ${input.status}, ${input.error}, ${input.now}, ${input.now})`).pipe(
+        Effect.map((r) => (r.changes > 0 ? Option.some(Number(r.lastInsertRowid)) : Option.none<number>())),
+        Effect.orDie
+      )
+
+    const getRun = (runId: number) =>
+      sql<RunLinkRow>`
+        SELECT r.id AS run_id, r.job_id, r.scheduled_ts, r.target_hostname, r.status, j.schedule_type
+          FROM scheduled_job_runs r LEFT JOIN scheduled_jobs j ON j.id = r.job_id
+         WHERE r.id = ${runId}`.pipe(Effect.map((rows) => Option.fromNullable(rows[0])), Effect.orDie)
+
+    /** A run reached a final status: keep the first `finished_ts`. */
+    const finishRun = (runId: number, status: string, error: string | null, now: number) =>
+      changes(sql`UPDATE scheduled_job_runs
+                     SET status = ${status}, error = COALESCE(${error}, error), finished_ts = COALESCE(finished_ts, ${now}), updated_at = ${now}
+                   WHERE id = ${runId}`).pipe(Effect.orDie)
+
+    const markRunRunning = (runId: number, now: number) =>
+      changes(sql`UPDATE scheduled_job_runs
+                     SET status = 'Running', started_ts = COALESCE(started_ts, ${now}), updated_at = ${now}
+                   WHERE id = ${runId}`).pipe(Effect.orDie)
+
+    /** `Running` runs with their job's expiration and schedule type (for the timeout step). */
+    const runningRuns = sql<RunLinkRow & { started_ts: number | null; expiration: string | null }>`
+      SELECT r.id AS run_id, r.job_id, r.scheduled_ts, r.target_hostname, r.status, r.started_ts, j.expiration, j.schedule_type
+        FROM scheduled_job_runs r LEFT JOIN scheduled_jobs j ON j.id = r.job_id
+       WHERE r.status = 'Running'`.pipe(Effect.orDie)
+
+    /** Timed Out, unless a result made the run final meanwhile. */
+    const timeOutRun = (runId: number, error: string | null, now: number) =>
+      changes(sql`UPDATE scheduled_job_runs SET status = 'Timed Out', error = COALESCE(${error}, error), updated_at = ${now}
+                   WHERE id = ${runId} AND status = 'Running'`).pipe(Effect.orDie)
+
+    /** Retention: runs last touched before `cutoff` (their links cascade). */
+    const deleteRunsBefore = (cutoff: number) =>
+      changes(sql`DELETE FROM scheduled_job_runs WHERE COALESCE(finished_ts, started_ts, scheduled_ts, 0) < ${cutoff}`).pipe(Effect.orDie)
+
+    /** `GET …/runs`: newest first, at most 500. */
+    const runsSince = (jobId: number, cutoff: number) =>
+      sql<RunRow>`
+        SELECT id, job_id, scheduled_ts, started_ts, finished_ts, status, error, target_hostname, created_at, updated_at
+          FROM scheduled_job_runs
+         WHERE job_id = ${jobId} AND COALESCE(finished_ts, started_ts, scheduled_ts, 0) >= ${cutoff}
+         ORDER BY COALESCE(started_ts, scheduled_ts, 0) DESC, id DESC
+         LIMIT 500`.pipe(Effect.orDie)
+
+    /** Keep the latest occurrence, delete older runs; how many went. */
+    const deleteRunsOlderThanOccurrence = (jobId: number, keep: number) =>
+      changes(sql`DELETE FROM scheduled_job_runs WHERE job_id = ${jobId} AND COALESCE(scheduled_ts, 0) < ${keep}`).pipe(Effect.orDie)
+
+    // ---- activity rows and links
+
+    const insertActivity = (row: {
+      readonly hostname: string
+      readonly script_path: string
+      readonly script_name: string
+      readonly script_type: string
+      readonly status: string
+      readonly now: number
+    }) =>
+      run(sql`INSERT INTO activity_history (hostname, script_path, script_name, script_type, ran_at, status, stdout, stderr)
+              VALUES (${row.hostname}, ${row.script_path}, ${row.script_name}, ${row.script_type}, ${row.now}, ${row.status}, '', '')`).pipe(
+        Effect.map((r) => Number(r.lastInsertRowid)),
+        Effect.orDie
+      )
+
+    const getActivity = (id: number) =>
+      sql<ActivityRow>`SELECT id, hostname, script_path, script_name, script_type, status, stdout, stderr FROM activity_history WHERE id = ${id}`.pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        Effect.orDie
+      )
+
+    /** Set an activity's status and (when given) its output. */
+    const updateActivity = (id: number, fields: { readonly status: string; readonly stdout?: string | undefined; readonly stderr?: string | undefined }) =>
+      changes(sql`UPDATE activity_history
+                     SET status = ${fields.status},
+                         stdout = COALESCE(${fields.stdout ?? null}, stdout),
+                         stderr = COALESCE(${fields.stderr ?? null}, stderr)
+                   WHERE id = ${id}`).pipe(Effect.orDie)
+
+    const linkActivity = (link: {
+      readonly runId: number
+      readonly activityId: number
+      readonly component_kind: string
+      readonly script_type: string
+      readonly component_path: string
+      readonly component_name: string
+      readonly now: number
+    }) =>
+      sql`INSERT OR IGNORE INTO scheduled_job_run_activity
+            (run_id, activity_id, component_kind, script_type, component_path, component_name, created_at)
+          VALUES (${link.runId}, ${link.activityId}, ${link.component_kind}, ${link.script_type}, ${link.component_path}, ${link.component_name}, ${link.now})`.pipe(
+        Effect.asVoid,
+        Effect.orDie
+      )
+
+    /** The run an activity belongs to, if it was dispatched for one. */
+    const runOfActivity = (activityId: number) =>
+      sql<{ run_id: number }>`SELECT run_id FROM scheduled_job_run_activity WHERE activity_id = ${activityId}`.pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => r.run_id)),
+        Effect.orDie
+      )
+
+    /** Statuses of every activity linked to a run. */
+    const runActivityStatuses = (runId: number) =>
+      sql<{ status: string | null }>`
+        SELECT a.status FROM scheduled_job_run_activity l JOIN activity_history a ON a.id = l.activity_id WHERE l.run_id = ${runId}`.pipe(
+        Effect.map((rows) => rows.map((r) => r.status)),
+        Effect.orDie
+      )
+
+    /** Activity links of some runs with their output sizes (`/devices`). */
+    const activitiesOfRuns = (runIds: ReadonlyArray<number>) =>
+      runIds.length === 0
+        ? Effect.succeed<ReadonlyArray<DeviceActivityLink>>([])
+        : sql<DeviceActivityLink>`
+            SELECT l.run_id, l.activity_id, l.component_kind, l.script_type, l.component_path, l.component_name,
+                   COALESCE(LENGTH(h.stdout), 0) AS out_len, COALESCE(LENGTH(h.stderr), 0) AS err_len
+              FROM scheduled_job_run_activity l LEFT JOIN activity_history h ON h.id = l.activity_id
+             WHERE l.run_id IN ${sql.in(runIds as Array<number>)}
+             ORDER BY l.id ASC`.pipe(Effect.orDie)
+
+    /** Site name per lower-cased hostname. */
+    const sitesByHost = sql<{ hostname: string; name: string | null }>`
+      SELECT ds.device_hostname AS hostname, s.name FROM device_sites ds JOIN sites s ON s.id = ds.site_id`.pipe(
+      Effect.map((rows) => new Map(rows.map((r) => [r.hostname.toLowerCase(), r.name ?? ""]))),
+      Effect.orDie
+    )
+
+    // ---- Ansible recaps (legacy server table)
+
+    /** Insert or merge a recap by `run_id`: reported fields win, missing ones keep the stored value. */
+    const upsertRecap = (recap: RecapFields, now: number) =>
+      sql`INSERT INTO ansible_play_recaps
+            (run_id, hostname, agent_id, playbook_path, playbook_name, scheduled_job_id, scheduled_run_id, activity_job_id,
+             status, recap_text, recap_json, started_ts, finished_ts, created_at, updated_at)
+          VALUES (${recap.run_id}, ${recap.hostname}, ${recap.agent_id}, ${recap.playbook_path}, ${recap.playbook_name},
+                  ${recap.scheduled_job_id}, ${recap.scheduled_run_id}, ${recap.activity_job_id}, ${recap.status},
+                  ${recap.recap_text}, ${recap.recap_json}, ${recap.started_ts}, ${recap.finished_ts}, ${now}, ${now})
+          ON CONFLICT(run_id) DO UPDATE SET
+            hostname = COALESCE(excluded.hostname, ansible_play_recaps.hostname),
+            agent_id = COALESCE(excluded.agent_id, ansible_play_recaps.agent_id),
+            playbook_path = COALESCE(excluded.playbook_path, ansible_play_recaps.playbook_path),
+            playbook_name = COALESCE(excluded.playbook_name, ansible_play_recaps.playbook_name),
+            scheduled_job_id = COALESCE(excluded.scheduled_job_id, ansible_play_recaps.scheduled_job_id),
+            scheduled_run_id = COALESCE(excluded.scheduled_run_id, ansible_play_recaps.scheduled_run_id),
+            activity_job_id = COALESCE(excluded.activity_job_id, ansible_play_recaps.activity_job_id),
+            status = COALESCE(excluded.status, ansible_play_recaps.status),
+            recap_text = COALESCE(excluded.recap_text, ansible_play_recaps.recap_text),
+            recap_json = COALESCE(excluded.recap_json, ansible_play_recaps.recap_json),
+            started_ts = COALESCE(ansible_play_recaps.started_ts, excluded.started_ts),
+            finished_ts = COALESCE(excluded.finished_ts, ansible_play_recaps.finished_ts),
+            updated_at = excluded.updated_at`.pipe(Effect.asVoid, Effect.orDie)
+
+    const getRecap = (runId: string) =>
+      sql<RecapRow>`SELECT id, run_id, hostname, agent_id, playbook_path, playbook_name, scheduled_job_id, scheduled_run_id,
+                           activity_job_id, status, recap_text, recap_json, started_ts, finished_ts, created_at, updated_at
+                      FROM ansible_play_recaps WHERE run_id = ${runId}`.pipe(Effect.map((rows) => Option.fromNullable(rows[0])), Effect.orDie)
+
+    return {
+      upsertRecap,
+      getRecap,
+      listJobs,
+      enabledJobs,
+      getJob,
+      insertJob,
+      updateJob,
+      deleteJob,
+      latestOccurrences,
+      latestOccurrenceOf,
+      occurrenceRuns,
+      insertRun,
+      getRun,
+      finishRun,
+      markRunRunning,
+      runningRuns,
+      timeOutRun,
+      deleteRunsBefore,
+      runsSince,
+      deleteRunsOlderThanOccurrence,
+      insertActivity,
+      getActivity,
+      updateActivity,
+      linkActivity,
+      runOfActivity,
+      runActivityStatuses,
+      activitiesOfRuns,
+      sitesByHost,
+      withTransaction: sql.withTransaction
+    } as const
+  })
+}) {}
