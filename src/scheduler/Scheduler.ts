@@ -5,8 +5,10 @@
 // Tick order: 1. timeouts (Running past started_ts + expiration → Timed Out), 2. retention
 // (BOREALIS_JOB_HISTORY_DAYS; run links cascade), 3. per enabled job: which occurrence to work on
 // (nextRun.ts: 5-minute firing window, missed slots skipped, Failed is terminal, calendar math in the
-// job's IANA zone), then per target without a run: online → a Running run and dispatch; offline past
-// occurrence + expiration → Expired "Device offline"; otherwise wait.
+// job's IANA zone), then per target: online → a Running run and dispatch; offline past occurrence +
+// expiration → Expired "Device offline"; otherwise a Pending run that starts when the device is back
+// (the later Engine's snapshot rows: the legacy kept no row, so an occurrence whose targets were all
+// offline in its first five minutes was silently dropped and never expired).
 //
 // Exactly once: a run is keyed by (job, target, occurrence) in SQLite (uq_runs_job_target_occurrence),
 // and dispatch happens only after this process created the row, so a restart, an overlapping tick or
@@ -31,6 +33,7 @@ import { JobChannels } from "../services/jobs/JobChannels.ts"
 import { JobDispatch } from "../services/jobs/JobDispatch.ts"
 import { storedComponents, storedTargets } from "../services/jobs/jobInput.ts"
 import { type JobRow, JobsRepo, type LatestOccurrence } from "../services/jobs/JobsRepo.ts"
+import { M } from "../services/metrics/metrics.ts"
 import { SchedulerHealth } from "../services/ops/Readiness.ts"
 import { type CompiledSchedule, compileSchedule, floorMinute, isOccurrenceComplete, occurrenceOf } from "./nextRun.ts"
 import { parseExpiration } from "./scheduleInput.ts"
@@ -58,11 +61,23 @@ export interface TickReport {
   readonly failedJobs: number
 }
 
+/** What happens to one target of a due occurrence this tick. */
+type TargetAction =
+  /** No run yet, online: a Running run, dispatched. */
+  | { readonly _tag: "Start"; readonly target: string }
+  /** No run yet, offline: a Pending run that waits for the device (later Engine). */
+  | { readonly _tag: "Wait"; readonly target: string }
+  /** No run yet, offline past occurrence + expiration. */
+  | { readonly _tag: "Expire"; readonly target: string }
+  /** Pending and now online: Running, dispatched. */
+  | { readonly _tag: "Promote"; readonly target: string; readonly runId: number }
+  /** Pending and still offline past occurrence + expiration. */
+  | { readonly _tag: "ExpirePending"; readonly target: string; readonly runId: number }
+
 interface DuePlan {
   readonly row: JobRow
   readonly occurrenceTs: number
-  readonly start: ReadonlyArray<string>
-  readonly expire: ReadonlyArray<string>
+  readonly actions: ReadonlyArray<TargetAction>
 }
 
 interface ParsedJob {
@@ -112,6 +127,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
           const changed = yield* repo.timeOutRun(run.run_id, window === null ? LOST_RESULT_ERROR : null, now)
           if (changed === 0) continue
           count++
+          M.jobsCompleted.inc({ status: "Timed Out" })
           yield* runEvent("job_run_completed", {
             job_id: run.job_id,
             run_id: run.run_id,
@@ -147,61 +163,90 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
         })
         if (decision._tag !== "Due") continue
         const occurrenceTs = decision.occurrenceTs
-        const existing = new Set<string>()
+        const existing = new Map<string, { readonly id: number; readonly status: string | null }>()
         if (last !== undefined && floorMinute(last.scheduledTs) === occurrenceTs) {
-          for (const r of last.runs) existing.add((r.target_hostname ?? "").toLowerCase())
+          for (const r of last.runs) {
+            const key = (r.target_hostname ?? "").toLowerCase()
+            if (!existing.has(key)) existing.set(key, { id: r.id, status: r.status })
+          }
         }
         const window = parseExpiration(row.expiration)
-        const start: Array<string> = []
-        const expire: Array<string> = []
+        const expiredNow = window !== null && occurrenceTs + window <= now
+        const actions: Array<TargetAction> = []
         for (const target of job.targets) {
           const key = target.toLowerCase()
-          if (existing.has(key)) continue
-          if (online.has(key)) start.push(target)
-          else if (window !== null && occurrenceTs + window <= now) expire.push(target)
+          const run = existing.get(key)
+          const isOnline = online.has(key)
+          if (run === undefined) {
+            actions.push({ _tag: isOnline ? "Start" : expiredNow ? "Expire" : "Wait", target })
+          } else if (run.status === "Pending") {
+            if (isOnline) actions.push({ _tag: "Promote", target, runId: run.id })
+            else if (expiredNow) actions.push({ _tag: "ExpirePending", target, runId: run.id })
+          }
         }
-        if (start.length > 0 || expire.length > 0) plans.push({ row, occurrenceTs, start, expire })
+        if (actions.length > 0) plans.push({ row, occurrenceTs, actions })
       }
       return { plans, invalid }
     }
 
-    /** 3b. Create the runs of one due job and dispatch them. */
-    const work = (due: DuePlan, now: number) =>
+    /** 3b. Create or advance the runs of one due job, dispatching those that start. */
+    const work = (due: DuePlan, now: number, counts: { started: number; expired: number }) =>
       Effect.gen(function*() {
         const { row, occurrenceTs } = due
         const scheduleType = row.schedule_type ?? "immediately"
-        let started = 0
-        let expired = 0
-        for (const target of due.expire) {
-          const runId = yield* repo.insertRun({ jobId: row.id, target, scheduledTs: occurrenceTs, status: "Expired", startedTs: null, finishedTs: now, error: DEVICE_OFFLINE, now })
-          if (Option.isNone(runId)) continue
-          expired++
-          yield* runEvent("job_run_completed", { job_id: row.id, run_id: runId.value, target, schedule_type: scheduleType, occurrence_ts: occurrenceTs, status: "Expired" })
-        }
+        const event = (runId: number, target: string, status: string) => ({
+          job_id: row.id,
+          run_id: runId,
+          target,
+          schedule_type: scheduleType,
+          occurrence_ts: occurrenceTs,
+          status
+        })
+        const insert = (target: string, status: string, fields: { startedTs: number | null; finishedTs: number | null; error: string | null }) =>
+          repo.insertRun({ jobId: row.id, target, scheduledTs: occurrenceTs, status, now, ...fields })
         let manifest: JobManifest | undefined
         const components = storedComponents(row)
-        for (const target of due.start) {
-          const runId = yield* repo.insertRun({ jobId: row.id, target, scheduledTs: occurrenceTs, status: "Running", startedTs: now, finishedTs: null, error: null, now })
-          // Another tick or process created this run: it dispatches, not us.
-          if (Option.isNone(runId)) continue
-          started++
-          yield* runEvent("job_run_started", { job_id: row.id, run_id: runId.value, target, schedule_type: scheduleType, occurrence_ts: occurrenceTs, status: "Running" })
-          if (manifest === undefined) {
-            const definition: JobDefinition = { id: row.id, name: row.name, execution_context: row.execution_context, targets: [], components }
-            manifest = yield* dispatch.manifestFor(definition, occurrenceTs)
-          }
-          yield* dispatch.dispatchRun({
-            jobId: row.id,
-            runId: runId.value,
-            scheduleType,
-            occurrenceTs,
-            hostname: target,
-            manifest,
-            components,
-            credentialId: row.credential_id
+        const start = (runId: number, target: string) =>
+          Effect.gen(function*() {
+            counts.started++
+            yield* runEvent("job_run_started", event(runId, target, "Running"))
+            if (manifest === undefined) {
+              const definition: JobDefinition = { id: row.id, name: row.name, execution_context: row.execution_context, targets: [], components }
+              manifest = yield* dispatch.manifestFor(definition, occurrenceTs)
+            }
+            yield* dispatch.dispatchRun({ jobId: row.id, runId, scheduleType, occurrenceTs, hostname: target, manifest, components, credentialId: row.credential_id })
           })
+        const expire = (runId: number, target: string) =>
+          Effect.gen(function*() {
+            counts.expired++
+            M.jobsCompleted.inc({ status: "Expired" })
+            yield* runEvent("job_run_completed", event(runId, target, "Expired"))
+          })
+        // Every write below is conditional (unique key, or `WHERE status = 'Pending'`): when another
+        // tick or process got there first, it owns the run and this one does nothing.
+        for (const action of due.actions) {
+          switch (action._tag) {
+            case "Start": {
+              const runId = yield* insert(action.target, "Running", { startedTs: now, finishedTs: null, error: null })
+              if (Option.isSome(runId)) yield* start(runId.value, action.target)
+              break
+            }
+            case "Wait":
+              yield* insert(action.target, "Pending", { startedTs: null, finishedTs: null, error: null })
+              break
+            case "Expire": {
+              const runId = yield* insert(action.target, "Expired", { startedTs: null, finishedTs: now, error: DEVICE_OFFLINE })
+              if (Option.isSome(runId)) yield* expire(runId.value, action.target)
+              break
+            }
+            case "Promote":
+              if ((yield* repo.promotePendingRun(action.runId, now)) > 0) yield* start(action.runId, action.target)
+              break
+            case "ExpirePending":
+              if ((yield* repo.expirePendingRun(action.runId, DEVICE_OFFLINE, now)) > 0) yield* expire(action.runId, action.target)
+              break
+          }
         }
-        return { started, expired }
       })
 
     /** One tick at `atMs` (default: now). Serialised: a tick that overlaps another waits for it. */
@@ -211,6 +256,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
           const begun = performance.now()
           const clockMs = yield* Clock.currentTimeMillis
           const now = Math.floor(Math.max(clockMs, atMs ?? 0) / 1000)
+          if (atMs !== undefined) M.schedulerTickLag.set(Math.max(0, clockMs - atMs) / 1000)
           const timedOut = yield* timeouts(now)
           const retentionDeleted = yield* repo.deleteRunsBefore(now - config.jobHistoryDays * 86_400)
           const rows = yield* repo.enabledJobs
@@ -220,20 +266,14 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
           for (const bad of invalid) {
             yield* Effect.logWarning("scheduled-job-invalid").pipe(Effect.annotateLogs({ job_id: bad.id, problem: bad.problem }))
           }
-          let started = 0
-          let expired = 0
+          // Counted as they happen, so a job that fails half-way still shows what it did.
+          const counts = { started: 0, expired: 0 }
           let failedJobs = 0
           yield* Effect.forEach(
             plans,
             (due) =>
-              work(due, now).pipe(
+              work(due, now, counts).pipe(
                 Effect.timeoutFail({ duration: JOB_TIMEOUT, onTimeout: () => new Error(`job ${due.row.id} took longer than ${Duration.format(JOB_TIMEOUT)}`) }),
-                Effect.tap((r) =>
-                  Effect.sync(() => {
-                    started += r.started
-                    expired += r.expired
-                  })
-                ),
                 // One job's failure never stops the tick.
                 Effect.catchAllCause((cause) =>
                   Cause.isInterruptedOnly(cause)
@@ -256,15 +296,16 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
             durationMs: Math.round((performance.now() - begun) * 1000) / 1000,
             jobs: rows.length,
             due: plans.length,
-            started,
-            expired,
+            started: counts.started,
+            expired: counts.expired,
             timedOut,
             retentionDeleted,
             failedJobs
           }
+          M.schedulerTickDuration.observe(report.durationMs / 1000)
           yield* Ref.set(lastTickAt, Option.some(yield* Clock.currentTimeMillis))
           yield* PubSub.publish(reports, report)
-          if (started + expired + timedOut + retentionDeleted + failedJobs > 0) {
+          if (counts.started + counts.expired + timedOut + retentionDeleted + failedJobs > 0) {
             yield* Effect.logInfo("scheduler-tick").pipe(Effect.annotateLogs({ ...report }))
           }
           return report

@@ -55,12 +55,14 @@ export class JobChannels extends Effect.Service<JobChannels>()("borealis/JobChan
       JobChannels.make({
         onlineHostnames: Effect.map(Ref.get(state), (s) => new Set([...s.online].map((h) => h.toLowerCase()))),
         toHost: (hostname, mode, event, payload) =>
-          Ref.modify(state, (s) => {
+          Effect.flatMap(Ref.get(state), (s) =>
+            (s.failing ?? []).includes(hostname) ? Effect.die(new Error(`delivery to ${hostname} broke`)) : Effect.void).pipe(
+            Effect.zipRight(Ref.modify(state, (s) => {
             const key = hostname.toLowerCase()
             const sockets = s.sockets.filter((x) => x.hostname.toLowerCase() === key && (Option.isNone(mode) || x.mode === mode.value)).length
             const sent = sockets > 0 ? [...s.sent, { hostname, mode: Option.getOrNull(mode), event, payload }] : s.sent
             return [sockets, { ...s, sent }]
-          }),
+          }))),
         toOperators: (event, payload) => Ref.update(state, (s) => ({ ...s, operatorEvents: [...s.operatorEvents, { event, payload }] }))
       })
     )
@@ -71,6 +73,8 @@ export interface TestChannelsState {
   readonly sockets: ReadonlyArray<{ readonly hostname: string; readonly mode: ServiceMode }>
   readonly sent: ReadonlyArray<{ readonly hostname: string; readonly mode: ServiceMode | null; readonly event: string; readonly payload: unknown }>
   readonly operatorEvents: ReadonlyArray<{ readonly event: string; readonly payload: unknown }>
+  /** Hosts whose delivery dies (a defect), to test that one job's failure stays its own. */
+  readonly failing?: ReadonlyArray<string>
 }
 
 export const emptyChannelsState: TestChannelsState = { online: [], sockets: [], sent: [], operatorEvents: [] }

@@ -10,6 +10,7 @@ import { Assemblies } from "../assemblies/Assemblies.ts"
 import { Audit } from "../audit/Audit.ts"
 import { BadRequest, NotFound, ServiceUnavailable } from "../errors.ts"
 import { KeyMaterial } from "../keys/KeyMaterial.ts"
+import { M } from "../metrics/metrics.ts"
 import type { Actor } from "../operators/OperatorAccounts.ts"
 import {
   type ComponentManifest,
@@ -148,6 +149,7 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
           yield* activityChanged({ hostname, activity_id: activityId, change: "updated", source: "scheduled_job", status: "Failed" })
           return { activityId, failure }
         }
+        M.jobsDispatched.inc({ kind: component.kind, source: "scheduled" })
         yield* activityChanged({ hostname, activity_id: activityId, change: "created", source: "scheduled_job" })
         return { activityId, failure: undefined }
       })
@@ -179,6 +181,7 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
       if (dispatched > 0) return { dispatched, failed: null } satisfies RunDispatchOutcome
       const error = problems[0] ?? NOTHING_DISPATCHED
       yield* repo.finishRun(input.runId, "Failed", error, now)
+      M.jobsCompleted.inc({ status: "Failed" })
       yield* Effect.logWarning("job-dispatch-failed").pipe(
         Effect.annotateLogs({ job_id: input.jobId, run_id: input.runId, host: input.hostname, error })
       )
@@ -238,6 +241,7 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
           yield* activityChanged({ hostname, activity_id: activityId, change: "updated", source: "quick_job", status: "Failed" })
           results.push({ hostname, job_id: activityId, status: "Failed", error })
         } else {
+          M.jobsDispatched.inc({ kind: "script", source: "quick_run" })
           yield* activityChanged({ hostname, activity_id: activityId, change: "created", source: "quick_job" })
           results.push({ hostname, job_id: activityId, status: "Running" })
         }

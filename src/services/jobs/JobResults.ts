@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { isTerminalRunStatus } from "../../scheduler/nextRun.ts"
 import { BadRequest } from "../errors.ts"
+import { M } from "../metrics/metrics.ts"
 import { JobChannels } from "./JobChannels.ts"
 import { JobsRepo, type RecapFields, type RecapRow } from "./JobsRepo.ts"
 import { field, isRecord, type JsonRecord, pyInt, pyText, pyTruthy } from "./python.ts"
@@ -122,6 +123,7 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
         const status = aggregateRunStatus(statuses)
         if (status === before) return
         yield* repo.finishRun(runId, status, null, now)
+        M.jobsCompleted.inc({ status })
         yield* channels.toOperators("job_run_completed", {
           job_id: run.value.job_id,
           run_id: runId,
@@ -179,6 +181,9 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
         stdout: stream("stdout", activity.stdout),
         stderr: stream("stderr", activity.stderr)
       })
+      if (isPendingStatus(activity.status) && !isPendingStatus(status) && activity.ran_at !== null) {
+        M.dispatchToResult.observe(Math.max(0, now - activity.ran_at))
+      }
       const runId = yield* runFor(activityId, activity.hostname, field(payload, "context"))
       if (Option.isSome(runId)) yield* settleRun(runId.value, status, now)
       if (activity.hostname !== null && activity.hostname !== "") {

@@ -75,6 +75,7 @@ export interface ActivityRow {
   readonly script_name: string | null
   readonly script_type: string | null
   readonly status: string | null
+  readonly ran_at: number | null
   readonly stdout: string | null
   readonly stderr: string | null
 }
@@ -249,6 +250,16 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
                      SET status = 'Running', started_ts = COALESCE(started_ts, ${now}), updated_at = ${now}
                    WHERE id = ${runId}`).pipe(Effect.orDie)
 
+    /** A Pending run whose device came online: Running from now. 0 when it was no longer Pending. */
+    const promotePendingRun = (runId: number, now: number) =>
+      changes(sql`UPDATE scheduled_job_runs SET status = 'Running', started_ts = ${now}, updated_at = ${now}
+                   WHERE id = ${runId} AND status = 'Pending'`).pipe(Effect.orDie)
+
+    /** A Pending run whose device stayed offline past its window. */
+    const expirePendingRun = (runId: number, error: string, now: number) =>
+      changes(sql`UPDATE scheduled_job_runs SET status = 'Expired', error = ${error}, finished_ts = ${now}, updated_at = ${now}
+                   WHERE id = ${runId} AND status = 'Pending'`).pipe(Effect.orDie)
+
     /** `Running` runs with their job's expiration and schedule type (for the timeout step). */
     const runningRuns = sql<RunLinkRow & { started_ts: number | null; expiration: string | null }>`
       SELECT r.id AS run_id, r.job_id, r.scheduled_ts, r.target_hostname, r.status, r.started_ts, j.expiration, j.schedule_type
@@ -294,7 +305,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
       )
 
     const getActivity = (id: number) =>
-      sql<ActivityRow>`SELECT id, hostname, script_path, script_name, script_type, status, stdout, stderr FROM activity_history WHERE id = ${id}`.pipe(
+      sql<ActivityRow>`SELECT id, hostname, script_path, script_name, script_type, ran_at, status, stdout, stderr FROM activity_history WHERE id = ${id}`.pipe(
         Effect.map((rows) => Option.fromNullable(rows[0])),
         Effect.orDie
       )
@@ -402,6 +413,8 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
       getRun,
       finishRun,
       markRunRunning,
+      promotePendingRun,
+      expirePendingRun,
       runningRuns,
       timeOutRun,
       deleteRunsBefore,
