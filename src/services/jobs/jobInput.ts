@@ -245,8 +245,8 @@ export const checkUpdate = (body: JsonRecord, current: JobRow, defaultTimeZone: 
     if (checked._tag === "Invalid") return checked
     context = checked.value
     out.execution_context = checked.value
-    // Non-WinRM contexts never use the service account (later Engine).
-    if (context !== "winrm") out.use_service_account = 0
+    // Non-WinRM contexts never use the service account; WinRM defaults to it (later Engine).
+    if (!has("use_service_account")) out.use_service_account = serviceAccountOf(context, undefined)
   }
   if (has("use_service_account")) out.use_service_account = serviceAccountOf(context, body["use_service_account"])
   if (has("credential_id")) out.credential_id = credentialOf(body["credential_id"])
