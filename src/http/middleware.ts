@@ -122,8 +122,8 @@ export const requestLog = (routeOf: (method: string, path: string) => string) =>
       Effect.tap((response) => respond(response.status)),
       Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : respond(500))),
       Effect.map((response) => HttpServerResponse.setHeader(response, "x-request-id", requestId)),
-      Effect.annotateLogs({ request_id: requestId }),
-      Effect.withSpan("http.request", { attributes: { "http.method": request.method, "http.route": path } })
+      // The platform's `http.server <METHOD>` span already covers the request.
+      Effect.annotateLogs({ request_id: requestId })
     )
   })
 )

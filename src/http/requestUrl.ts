@@ -4,8 +4,6 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { EngineConfig } from "../layers/Config.ts"
-import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
 
 const firstHop = (value: string | undefined): string | undefined => {
   const v = value?.split(",")[0]?.trim()
@@ -23,13 +21,6 @@ export const publicRequestUrl = (
   const host = firstHop(request.headers["x-forwarded-host"]) ?? request.headers["host"] ?? "localhost"
   return `${proto}://${host}${path}`
 }
-
-export const requestPublicUrl = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const config = yield* EngineConfig
-  const keys = yield* KeyMaterial
-  return publicRequestUrl(request, config.publicBaseUrl, Option.isSome(keys.tls))
-})
 
 /** `DPoP` header values (several headers arrive joined by commas; a compact JWS has none). */
 export const dpopHeaderValues = (header: string | undefined): ReadonlyArray<string> =>

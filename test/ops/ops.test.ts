@@ -11,7 +11,7 @@ import * as http from "node:http"
 import { io as ioClient } from "socket.io-client"
 import { TestAgent } from "../support/agent.ts"
 import { startEngine } from "../support/engine.ts"
-import { adminClient, createCode, enrolledAgent } from "../support/enrollment.ts"
+import { adminClient, enrolledAgent } from "../support/enrollment.ts"
 import { Client } from "../support/http.ts"
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
@@ -191,7 +191,7 @@ describe("OTLP trace export", () => {
           const all = received.flatMap((body) =>
             (body.resourceSpans ?? []).flatMap((rs: any) =>
               (rs.scopeSpans ?? []).flatMap((ss: any) => (ss.spans ?? []).map((span: any) => ({ span, resource: rs.resource })))))
-          const hit = all.filter(({ span }) => span.name === "http.request" && JSON.stringify(span.attributes).includes("/health"))
+          const hit = all.filter(({ span }) => span.name === "http.server GET" && JSON.stringify(span.attributes).includes("/health"))
           if (hit.length > 0) return hit
           await new Promise((r) => setTimeout(r, 100))
         }

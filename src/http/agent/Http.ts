@@ -4,16 +4,17 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { AgentInventory } from "../../services/agents/AgentInventory.ts"
-import type { EngineConfig } from "../../layers/Config.ts"
+import * as Option from "effect/Option"
+import { EngineConfig } from "../../layers/Config.ts"
 import { DeviceAuth, DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
 import { Enrollment } from "../../services/enrollment/Enrollment.ts"
-import type { KeyMaterial } from "../../services/keys/KeyMaterial.ts"
+import { KeyMaterial } from "../../services/keys/KeyMaterial.ts"
 import { TokenRefresh } from "../../services/tokens/TokenRefresh.ts"
 import { AccessTokens } from "../../services/tokens/AccessTokens.ts"
 import { M } from "../../services/metrics/metrics.ts"
 import { BorealisApi } from "../Api.ts"
 import { jsonObject } from "../body.ts"
-import { dpopHeaderValues, enrollmentRemoteAddr, requestPublicUrl } from "../requestUrl.ts"
+import { dpopHeaderValues, enrollmentRemoteAddr, publicRequestUrl } from "../requestUrl.ts"
 import { DeviceAuthentication } from "./Api.ts"
 
 const AGENT_CONTEXT_HEADER = "x-borealis-agent-context"
@@ -32,20 +33,22 @@ const counted = <A, E, R>(metric: typeof M.tokenRefreshes, success: (a: A) => st
     Effect.tapDefect(() => Effect.sync(() => metric.inc({ outcome: "service_unavailable" })))
   )
 
-/** The DPoP inputs of the current request: header values, method, and the URL the client addressed. */
-const dpopOfRequest = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  return { proofs: dpopHeaderValues(request.headers["dpop"]), method: request.method, url: yield* requestPublicUrl }
+/** The DPoP inputs of a request: header values, method, and the URL the client addressed. */
+const dpopOf = (request: HttpServerRequest.HttpServerRequest, publicBase: Option.Option<string>, tls: boolean) => ({
+  proofs: dpopHeaderValues(request.headers["dpop"]),
+  method: request.method,
+  url: publicRequestUrl(request, publicBase, tls)
 })
 
 export const DeviceAuthenticationLive = Layer.effect(
   DeviceAuthentication,
   Effect.gen(function*() {
     const auth = yield* DeviceAuth
-    const context = yield* Effect.context<EngineConfig | KeyMaterial>()
+    const config = yield* EngineConfig
+    const tls = Option.isSome((yield* KeyMaterial).tls)
     return Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const dpop = yield* dpopOfRequest.pipe(Effect.provide(context))
+      const dpop = dpopOf(request, config.publicBaseUrl, tls)
       return yield* auth.authenticate({
         authorization: request.headers["authorization"],
         agentContext: request.headers[AGENT_CONTEXT_HEADER],
@@ -61,7 +64,8 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
     const refresh = yield* TokenRefresh
     const inventory = yield* AgentInventory
     const tokens = yield* AccessTokens
-    const context = yield* Effect.context<EngineConfig | KeyMaterial>()
+    const config = yield* EngineConfig
+    const tls = Option.isSome((yield* KeyMaterial).tls)
     return handlers
       .handleRaw("enrollRequest", ({ request }) =>
         Effect.gen(function*() {
@@ -80,10 +84,10 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
             ? HttpServerResponse.unsafeJson(answer.body)
             : HttpServerResponse.unsafeJson(answer.body, { status: answer.status })
         }))
-      .handleRaw("tokenRefresh", () =>
+      .handleRaw("tokenRefresh", ({ request }) =>
         Effect.gen(function*() {
           const body = yield* jsonObject
-          const dpop = yield* dpopOfRequest.pipe(Effect.provide(context))
+          const dpop = dpopOf(request, config.publicBaseUrl, tls)
           const remoteAddr = yield* enrollmentRemoteAddr
           return yield* refresh.refresh({ body, dpop, remoteAddr })
         }).pipe(counted(M.tokenRefreshes, (a) => (a.refresh_token === undefined ? "ok" : "rotated"))))

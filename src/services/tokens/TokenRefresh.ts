@@ -55,9 +55,11 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
     const dpop = yield* Dpop
     const audit = yield* Audit
 
+    /** The token rows with this hash, each with whether its GUID has a purge barrier (one query). */
     const findToken = (hash: string) =>
-      sql<TokenRow>`SELECT id, guid, dpop_jkt, expires_at, revoked_at, superseded_at, family_id
-        FROM refresh_tokens WHERE token_hash = ${hash}`.pipe(Effect.orDie)
+      sql<TokenRow & { readonly purged: number }>`SELECT t.id, t.guid, t.dpop_jkt, t.expires_at, t.revoked_at, t.superseded_at, t.family_id,
+          (SELECT count(*) FROM device_purge_barriers b WHERE UPPER(b.guid) = UPPER(t.guid)) AS purged
+        FROM refresh_tokens t WHERE t.token_hash = ${hash}`.pipe(Effect.orDie)
 
     const hasPurgeBarrier = (guid: string) =>
       sql<{ n: number }>`SELECT count(*) AS n FROM device_purge_barriers WHERE UPPER(guid) = ${guid}`.pipe(
@@ -87,8 +89,9 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
       if (guid === "" || presented === "") return yield* new BadRequest({ error: "invalid_request" })
       const rotate = input.body["rotate"] === true
 
-      if (yield* hasPurgeBarrier(guid)) return yield* unauthorized("device_purged")
       const row = (yield* findToken(hashRefreshToken(presented))).find((r) => normalizeGuid(r.guid) === guid)
+      // The purge barrier is checked first (L-tok2); with a matching token it came with the row.
+      if (row !== undefined ? row.purged > 0 : yield* hasPurgeBarrier(guid)) return yield* unauthorized("device_purged")
       if (row === undefined) return yield* unauthorized("invalid_refresh_token")
       if (row.revoked_at !== null && row.revoked_at !== "") return yield* unauthorized("refresh_token_revoked")
       const nowMs = yield* Clock.currentTimeMillis
@@ -128,19 +131,20 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
       const nowIso = isoUtc(nowMs)
       const slidingExpiry = isoUtc(nowMs + REFRESH_TOKEN_LIFETIME_DAYS * DAY_MS)
       let newToken: string | undefined
-      yield* sql.withTransaction(Effect.gen(function*() {
-        yield* sql`UPDATE refresh_tokens SET last_used_at = ${nowIso}, expires_at = ${slidingExpiry},
+      const touch = sql`UPDATE refresh_tokens SET last_used_at = ${nowIso}, expires_at = ${slidingExpiry},
           dpop_jkt = COALESCE(${jkt ?? null}, dpop_jkt) WHERE id = ${row.id}`
-        if (rotate) {
-          const family = row.family_id ?? row.id
-          newToken = newRefreshToken()
-          // Everything still current in the family (the head, or what a lost response handed out) is superseded.
-          yield* sql`UPDATE refresh_tokens SET superseded_at = ${nowIso}
-            WHERE (family_id = ${family} OR id = ${family}) AND superseded_at IS NULL AND revoked_at IS NULL`
-          yield* sql`INSERT INTO refresh_tokens (id, guid, token_hash, dpop_jkt, created_at, expires_at, revoked_at, last_used_at, family_id)
-            VALUES (${randomUUID()}, ${device.value.guid}, ${hashRefreshToken(newToken)}, ${jkt ?? row.dpop_jkt ?? null},
-              ${nowIso}, ${slidingExpiry}, NULL, NULL, ${family})`
-        }
+      // Without rotation a single UPDATE is atomic on its own: no transaction round trip.
+      if (!rotate) yield* touch.pipe(Effect.orDie)
+      else yield* sql.withTransaction(Effect.gen(function*() {
+        yield* touch
+        const family = row.family_id ?? row.id
+        newToken = newRefreshToken()
+        // Everything still current in the family (the head, or what a lost response handed out) is superseded.
+        yield* sql`UPDATE refresh_tokens SET superseded_at = ${nowIso}
+          WHERE (family_id = ${family} OR id = ${family}) AND superseded_at IS NULL AND revoked_at IS NULL`
+        yield* sql`INSERT INTO refresh_tokens (id, guid, token_hash, dpop_jkt, created_at, expires_at, revoked_at, last_used_at, family_id)
+          VALUES (${randomUUID()}, ${device.value.guid}, ${hashRefreshToken(newToken)}, ${jkt ?? row.dpop_jkt ?? null},
+            ${nowIso}, ${slidingExpiry}, NULL, NULL, ${family})`
       })).pipe(Effect.orDie)
 
       const answer: RefreshAnswer = {
