@@ -28,14 +28,23 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import { EngineConfig } from "../layers/Config.ts"
-import type { JobDefinition, JobManifest } from "../services/jobs/fabricator.ts"
+import type { JobDefinition, JobManifest, SourceText } from "../services/jobs/fabricator.ts"
 import { JobChannels } from "../services/jobs/JobChannels.ts"
 import { JobDispatch } from "../services/jobs/JobDispatch.ts"
 import { storedComponents, storedTargets } from "../services/jobs/jobInput.ts"
-import { type JobRow, JobsRepo, type LatestOccurrence } from "../services/jobs/JobsRepo.ts"
+import { JobsRepo, type LatestOccurrence, type OccurrenceRun, type ScheduleRow } from "../services/jobs/JobsRepo.ts"
 import { M } from "../services/metrics/metrics.ts"
 import { SchedulerHealth } from "../services/ops/Readiness.ts"
-import { type CompiledSchedule, compileSchedule, floorMinute, isOccurrenceComplete, occurrenceOf } from "./nextRun.ts"
+import {
+  type CompiledSchedule,
+  compileSchedule,
+  floorMinute,
+  isOccurrenceComplete,
+  isTerminalRunStatus,
+  occurrenceOf,
+  quietUntil,
+  TERMINAL_RUN_STATUSES
+} from "./nextRun.ts"
 import { parseExpiration } from "./scheduleInput.ts"
 import { serverTimeZone } from "./timeZone.ts"
 
@@ -59,6 +68,8 @@ export interface TickReport {
   readonly timedOut: number
   readonly retentionDeleted: number
   readonly failedJobs: number
+  /** Where the time went: timeouts, retention, jobs, occurrences, online, plan, work (ms). */
+  readonly phasesMs: Readonly<Record<string, number>>
 }
 
 /** What happens to one target of a due occurrence this tick. */
@@ -75,15 +86,42 @@ type TargetAction =
   | { readonly _tag: "ExpirePending"; readonly target: string; readonly runId: number }
 
 interface DuePlan {
-  readonly row: JobRow
+  readonly row: ScheduleRow
   readonly occurrenceTs: number
   readonly actions: ReadonlyArray<TargetAction>
 }
 
 interface ParsedJob {
+  readonly source: Pick<ScheduleRow, "schedule_type" | "start_ts" | "timezone" | "targets_json">
   readonly key: string
   readonly compiled: { readonly _tag: "Ok"; readonly schedule: CompiledSchedule } | { readonly _tag: "Problem"; readonly problem: string }
   readonly targets: ReadonlyArray<string>
+  /** For a finished latest occurrence (`latest`), no tick is due before `until` (see `quietUntil`). */
+  quiet: { readonly latest: number | null; readonly until: number } | undefined
+}
+
+const TERMINAL_EXACT = new Set(TERMINAL_RUN_STATUSES)
+
+/**
+ * {@link isOccurrenceComplete} without allocating for the common small jobs (this runs for every
+ * enabled job every minute): every target has a run in a terminal status.
+ */
+const occurrenceComplete = (targets: ReadonlyArray<string>, runs: ReadonlyArray<OccurrenceRun>): boolean => {
+  if (runs.length < targets.length) return false
+  if (targets.length > 8) return isOccurrenceComplete(targets, runs)
+  for (const target of targets) {
+    let done = false
+    for (const run of runs) {
+      const host = run.target_hostname
+      if (host === null || (host !== target && host.toLowerCase() !== target.toLowerCase())) continue
+      if (run.status !== null && (TERMINAL_EXACT.has(run.status) || isTerminalRunStatus(run.status))) {
+        done = true
+        break
+      }
+    }
+    if (!done) return false
+  }
+  return true
 }
 
 export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler", {
@@ -101,14 +139,18 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
     const parsed = new Map<number, ParsedJob>()
     const warned = new Set<string>()
 
-    const parse = (row: JobRow): ParsedJob => {
-      const key = `${row.schedule_type}\u0000${row.start_ts}\u0000${row.timezone}\u0000${row.targets_json}`
+    const parse = (row: ScheduleRow): ParsedJob => {
       const cached = parsed.get(row.id)
-      if (cached !== undefined && cached.key === key) return cached
+      if (
+        cached !== undefined && cached.source.schedule_type === row.schedule_type && cached.source.start_ts === row.start_ts &&
+        cached.source.timezone === row.timezone && cached.source.targets_json === row.targets_json
+      ) return cached
       const entry: ParsedJob = {
-        key,
+        source: { schedule_type: row.schedule_type, start_ts: row.start_ts, timezone: row.timezone, targets_json: row.targets_json },
+        key: `${row.schedule_type}/${row.start_ts}/${row.timezone}`,
         compiled: compileSchedule({ type: row.schedule_type ?? "immediately", startTs: row.start_ts, timeZone: row.timezone }, { defaultTimeZone }),
-        targets: storedTargets(row)
+        targets: storedTargets(row),
+        quiet: undefined
       }
       parsed.set(row.id, entry)
       return entry
@@ -141,7 +183,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
       })
 
     /** 3a. What each enabled job should do now (pure evaluation, no writes). */
-    const plan = (rows: ReadonlyArray<JobRow>, latest: ReadonlyMap<number, LatestOccurrence>, online: ReadonlySet<string>, now: number) => {
+    const plan = (rows: ReadonlyArray<ScheduleRow>, latest: ReadonlyMap<number, LatestOccurrence>, online: ReadonlySet<string>, now: number) => {
       const plans: Array<DuePlan> = []
       const invalid: Array<{ readonly id: number; readonly problem: string }> = []
       for (const row of rows) {
@@ -156,8 +198,16 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
           continue
         }
         const last = latest.get(row.id)
+        const complete = last === undefined || occurrenceComplete(job.targets, last.runs)
+        if (complete) {
+          const latestTs = last?.scheduledTs ?? null
+          if (job.quiet === undefined || job.quiet.latest !== latestTs) {
+            job.quiet = { latest: latestTs, until: quietUntil(job.compiled.schedule, latestTs, row.created_at) }
+          }
+          if (now < job.quiet.until) continue
+        }
         const decision = occurrenceOf(job.compiled.schedule, {
-          latest: last === undefined ? null : { scheduledTs: last.scheduledTs, complete: isOccurrenceComplete(job.targets, last.runs) },
+          latest: last === undefined ? null : { scheduledTs: last.scheduledTs, complete },
           createdAt: row.created_at,
           nowTs: now
         })
@@ -190,9 +240,13 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
     }
 
     /** 3b. Create or advance the runs of one due job, dispatching those that start. */
-    const work = (due: DuePlan, now: number, counts: { started: number; expired: number }) =>
+    const work = (due: DuePlan, now: number, counts: { started: number; expired: number }, sources: Map<string, SourceText>) =>
       Effect.gen(function*() {
-        const { row, occurrenceTs } = due
+        const { occurrenceTs } = due
+        const found = yield* repo.getJob(due.row.id)
+        // Deleted or disabled since the tick read it: nothing to do.
+        if (Option.isNone(found) || found.value.enabled !== 1) return
+        const row = found.value
         const scheduleType = row.schedule_type ?? "immediately"
         const event = (runId: number, target: string, status: string) => ({
           job_id: row.id,
@@ -212,7 +266,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
             yield* runEvent("job_run_started", event(runId, target, "Running"))
             if (manifest === undefined) {
               const definition: JobDefinition = { id: row.id, name: row.name, execution_context: row.execution_context, targets: [], components }
-              manifest = yield* dispatch.manifestFor(definition, occurrenceTs)
+              manifest = yield* dispatch.manifestFor(definition, occurrenceTs, sources)
             }
             yield* dispatch.dispatchRun({ jobId: row.id, runId, scheduleType, occurrenceTs, hostname: target, manifest, components, credentialId: row.credential_id })
           })
@@ -257,22 +311,37 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
           const clockMs = yield* Clock.currentTimeMillis
           const now = Math.floor(Math.max(clockMs, atMs ?? 0) / 1000)
           if (atMs !== undefined) M.schedulerTickLag.set(Math.max(0, clockMs - atMs) / 1000)
+          const phases: Record<string, number> = {}
+          let mark = begun
+          const lap = (name: string) => {
+            const t = performance.now()
+            phases[name] = Math.round((t - mark) * 1000) / 1000
+            mark = t
+          }
           const timedOut = yield* timeouts(now)
+          lap("timeouts")
           const retentionDeleted = yield* repo.deleteRunsBefore(now - config.jobHistoryDays * 86_400)
-          const rows = yield* repo.enabledJobs
+          lap("retention")
+          const rows = yield* repo.enabledSchedules
+          lap("jobs")
           const latest = yield* repo.latestOccurrences
+          lap("occurrences")
           const online = yield* channels.onlineHostnames
+          lap("online")
           const { invalid, plans } = plan(rows, latest, online, now)
+          lap("plan")
           for (const bad of invalid) {
             yield* Effect.logWarning("scheduled-job-invalid").pipe(Effect.annotateLogs({ job_id: bad.id, problem: bad.problem }))
           }
           // Counted as they happen, so a job that fails half-way still shows what it did.
           const counts = { started: 0, expired: 0 }
+          // Library files read at most once per tick, shared by every job that names them.
+          const sources = new Map<string, SourceText>()
           let failedJobs = 0
           yield* Effect.forEach(
             plans,
             (due) =>
-              work(due, now, counts).pipe(
+              work(due, now, counts, sources).pipe(
                 Effect.timeoutFail({ duration: JOB_TIMEOUT, onTimeout: () => new Error(`job ${due.row.id} took longer than ${Duration.format(JOB_TIMEOUT)}`) }),
                 // One job's failure never stops the tick.
                 Effect.catchAllCause((cause) =>
@@ -286,6 +355,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
               ),
             { concurrency: JOB_CONCURRENCY, discard: true }
           )
+          lap("work")
           // Forget cached parses of jobs that no longer exist or were disabled.
           if (parsed.size > rows.length) {
             const live = new Set(rows.map((r) => r.id))
@@ -300,7 +370,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
             expired: counts.expired,
             timedOut,
             retentionDeleted,
-            failedJobs
+            failedJobs,
+            phasesMs: phases
           }
           M.schedulerTickDuration.observe(report.durationMs / 1000)
           yield* Ref.set(lastTickAt, Option.some(yield* Clock.currentTimeMillis))

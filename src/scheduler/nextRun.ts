@@ -352,3 +352,23 @@ export const occurrenceOf = (
       return decide(latestSlotAtOrBefore(schedule, now), latest === null ? "first" : "next")
   }
 }
+
+/**
+ * While the latest occurrence is finished (or there is none), the first minute at which
+ * {@link occurrenceOf} could answer Due: before it, every tick is Idle. Lets the scheduler skip the
+ * calendar arithmetic for the jobs that are not due (nearly all of them, nearly every minute).
+ * `Infinity` when nothing will ever be due again.
+ */
+export const quietUntil = (schedule: CompiledSchedule, latestOccurrenceTs: number | null, createdAt: number | null | undefined): number => {
+  switch (schedule._tag) {
+    case "Immediately":
+      return latestOccurrenceTs !== null ? Infinity : (toNullableMinute(createdAt) ?? -Infinity)
+    case "Once":
+      return latestOccurrenceTs !== null ? Infinity : schedule.startTs
+    case "Recurring": {
+      if (latestOccurrenceTs === null) return schedule.startTs
+      const last = floorMinute(latestOccurrenceTs)
+      return nextRunOf(schedule, last, last + 60) ?? Infinity
+    }
+  }
+}

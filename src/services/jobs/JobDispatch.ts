@@ -19,7 +19,8 @@ import {
   type JobDefinition,
   type JobManifest,
   prepareComponent,
-  runModeOf
+  runModeOf,
+  type SourceText
 } from "./fabricator.ts"
 import { type ActivityChange, JobChannels, noSocketMessage, type RunEvent, targetServiceMode } from "./JobChannels.ts"
 import { JobsRepo } from "./JobsRepo.ts"
@@ -95,10 +96,14 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
     const activityChanged = (change: ActivityChange) => channels.toOperators("device_activity_changed", change)
     const runEvent = (event: "job_run_started" | "job_run_completed", payload: RunEvent) => channels.toOperators(event, payload)
 
-    /** The frozen manifest of one occurrence, with the library files it needs read once. */
-    const manifestFor = Effect.fn("JobDispatch.manifestFor")(function*(job: JobDefinition, occurrenceTs: number) {
-      const sources = yield* assemblies.readSources(componentSourcePaths(job.components))
-      return fabricateJob(job, occurrenceTs, (p) => sources.get(p))
+    /**
+     * The frozen manifest of one occurrence. Library files are read once per `cache` (the scheduler
+     * passes one per tick, so a thousand jobs running the same script read it once).
+     */
+    const manifestFor = Effect.fn("JobDispatch.manifestFor")(function*(job: JobDefinition, occurrenceTs: number, cache: Map<string, SourceText> = new Map()) {
+      const missing = componentSourcePaths(job.components).filter((p) => !cache.has(p))
+      if (missing.length > 0) for (const [p, text] of yield* assemblies.readSources(missing)) cache.set(p, text)
+      return fabricateJob(job, occurrenceTs, (p) => cache.get(p))
     })
 
     /** Insert the activity row and its run link, then hand the payload to the host's sockets. */
@@ -106,8 +111,12 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
       Effect.gen(function*() {
         const { hostname } = input
         const record = activityRecord(hostname, component)
-        const activityId = yield* repo.insertActivity({ ...record, status: "Running", now })
-        yield* repo.linkActivity({ runId: input.runId, activityId, ...runActivityLink(component), now })
+        // Row and link commit together, before anything is sent (a result may come back at once).
+        const activityId = yield* repo.withTransaction(Effect.gen(function*() {
+          const id = yield* repo.insertActivity({ ...record, status: "Running", now })
+          yield* repo.linkActivity({ runId: input.runId, activityId: id, ...runActivityLink(component), now })
+          return id
+        })).pipe(Effect.orDie)
         const runMode = input.manifest.executionContext
         let mode = targetServiceMode(runMode)
         let delivered = 0

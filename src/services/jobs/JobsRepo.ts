@@ -25,6 +25,9 @@ export interface JobRow {
   readonly timezone: string | null
 }
 
+/** The columns a scheduler tick reads for every enabled job. */
+export type ScheduleRow = Pick<JobRow, "id" | "schedule_type" | "start_ts" | "timezone" | "targets_json" | "expiration" | "created_at">
+
 /** The writable columns of a job. */
 export interface JobColumns {
   readonly name: string
@@ -59,6 +62,10 @@ export interface OccurrenceRun {
   readonly id: number
   readonly target_hostname: string | null
   readonly status: string | null
+}
+
+/** The same with its timestamps (`/devices`). */
+export interface OccurrenceRunTimes extends OccurrenceRun {
   readonly started_ts: number | null
   readonly finished_ts: number | null
 }
@@ -143,15 +150,13 @@ const COLUMN_NAMES: ReadonlyArray<keyof JobColumns> = [
 
 const LATEST = `SELECT job_id, MAX(scheduled_ts) AS occ FROM scheduled_job_runs WHERE scheduled_ts IS NOT NULL GROUP BY job_id`
 
+// Rows are kept as they come (a row is an OccurrenceRun with two more fields): this runs every tick.
 const groupLatest = (rows: ReadonlyArray<OccurrenceRun & { readonly job_id: number; readonly scheduled_ts: number }>) => {
   const out = new Map<number, { scheduledTs: number; runs: Array<OccurrenceRun> }>()
-  for (const { job_id, scheduled_ts, ...runRow } of rows) {
-    let entry = out.get(job_id)
-    if (entry === undefined) {
-      entry = { scheduledTs: scheduled_ts, runs: [] }
-      out.set(job_id, entry)
-    }
-    entry.runs.push(runRow)
+  for (const row of rows) {
+    const entry = out.get(row.job_id)
+    if (entry === undefined) out.set(row.job_id, { scheduledTs: row.scheduled_ts, runs: [row] })
+    else entry.runs.push(row)
   }
   return out as ReadonlyMap<number, LatestOccurrence>
 }
@@ -164,7 +169,10 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
 
     const listJobs = sql.unsafe<JobRow>(`SELECT ${JOB_COLUMNS} FROM scheduled_jobs ORDER BY created_at DESC, id DESC`).pipe(Effect.orDie)
 
-    const enabledJobs = sql.unsafe<JobRow>(`SELECT ${JOB_COLUMNS} FROM scheduled_jobs WHERE enabled = 1 ORDER BY id ASC`).pipe(Effect.orDie)
+    /** What the scheduler evaluates every minute (the rest of a row is read when a job is due). */
+    const enabledSchedules = sql.unsafe<ScheduleRow>(
+      `SELECT id, schedule_type, start_ts, timezone, targets_json, expiration, created_at FROM scheduled_jobs WHERE enabled = 1 ORDER BY id ASC`
+    ).pipe(Effect.orDie)
 
     const getJob = (id: number) =>
       sql.unsafe<JobRow>(`SELECT ${JOB_COLUMNS} FROM scheduled_jobs WHERE id = ?`, [id]).pipe(
@@ -192,21 +200,20 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
 
     /** Every job's newest occurrence (`MAX(scheduled_ts)`) with the runs of that occurrence. */
     const latestOccurrences = sql.unsafe<OccurrenceRun & { job_id: number; scheduled_ts: number }>(
-      `SELECT r.job_id, r.scheduled_ts, r.id, r.target_hostname, r.status, r.started_ts, r.finished_ts
-         FROM scheduled_job_runs r JOIN (${LATEST}) l ON l.job_id = r.job_id AND r.scheduled_ts = l.occ
-        ORDER BY r.job_id, r.id DESC`
+      `SELECT r.job_id, r.scheduled_ts, r.id, r.target_hostname, r.status
+         FROM scheduled_job_runs r JOIN (${LATEST}) l ON l.job_id = r.job_id AND r.scheduled_ts = l.occ`
     ).pipe(Effect.map(groupLatest), Effect.orDie)
 
     const latestOccurrenceOf = (jobId: number) =>
       sql<OccurrenceRun & { job_id: number; scheduled_ts: number }>`
-        SELECT r.job_id, r.scheduled_ts, r.id, r.target_hostname, r.status, r.started_ts, r.finished_ts
+        SELECT r.job_id, r.scheduled_ts, r.id, r.target_hostname, r.status
           FROM scheduled_job_runs r
          WHERE r.job_id = ${jobId}
            AND r.scheduled_ts = (SELECT MAX(scheduled_ts) FROM scheduled_job_runs WHERE job_id = ${jobId})
          ORDER BY r.id DESC`.pipe(Effect.map((rows) => Option.fromNullable(groupLatest(rows).get(jobId))), Effect.orDie)
 
     const occurrenceRuns = (jobId: number, scheduledTs: number) =>
-      sql<OccurrenceRun>`
+      sql<OccurrenceRunTimes>`
         SELECT id, target_hostname, status, started_ts, finished_ts FROM scheduled_job_runs
          WHERE job_id = ${jobId} AND scheduled_ts = ${scheduledTs} ORDER BY id DESC`.pipe(Effect.orDie)
 
@@ -401,7 +408,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
       upsertRecap,
       getRecap,
       listJobs,
-      enabledJobs,
+      enabledSchedules,
       getJob,
       insertJob,
       updateJob,
