@@ -54,7 +54,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    "npm run bench:connections -- [--steps 1000,5000] [--modes plain,tls] [--settle S] [--measure S] [--heartbeat S]\n" +
+    "npm run bench:connections -- [--steps 1000,5000] [--modes plain,tls,bare-plain,bare-tls] [--settle S] [--measure S] [--heartbeat S]\n" +
       "  [--ramp agents/s] [--workers N] [--connect-concurrency N] [--restart-timeout S] [--no-restart] [--max-minutes M] [--keep-root]\n"
   )
   process.exit(0)
@@ -71,12 +71,16 @@ const positive = (name: string, raw: string | undefined, max: number): number =>
 
 const steps = (values.steps ?? "").split(",").map((s) => Math.floor(positive("steps", s.trim(), MAX_AGENTS)))
 const sortedSteps = [...steps].sort((a, b) => a - b)
-const modes = (values.modes ?? "").split(",").map((m) => m.trim())
-for (const m of modes) {
-  if (m !== "plain" && m !== "tls") {
-    process.stderr.write("bench:connections: --modes takes plain and/or tls\n")
+type Mode = "plain" | "tls" | "bare-plain" | "bare-tls"
+const MODES: ReadonlyArray<Mode> = ["plain", "tls", "bare-plain", "bare-tls"]
+const isMode = (m: string): m is Mode => (MODES as ReadonlyArray<string>).includes(m)
+const modes: Array<Mode> = []
+for (const m of (values.modes ?? "").split(",").map((x) => x.trim())) {
+  if (!isMode(m)) {
+    process.stderr.write(`bench:connections: --modes takes ${MODES.join(", ")} (bare-*: a bare socket.io server, the library's own cost)\n`)
     process.exit(2)
   }
+  modes.push(m)
 }
 const settleS = positive("settle", values.settle, 3600)
 const measureS = positive("measure", values.measure, 3600)
@@ -123,7 +127,7 @@ const handshakeErrors = (w: StatsWindow) => {
 }
 
 interface ModeRecord {
-  readonly mode: "plain" | "tls"
+  readonly mode: Mode
   readonly tls: boolean
   readonly root: string
   engine_url: string | null
@@ -145,15 +149,17 @@ interface ModeRecord {
 const live: { engine: EngineProcess | undefined; fleet: Fleet | undefined } = { engine: undefined, fleet: undefined }
 const byMode: Array<ModeRecord> = []
 
-const runMode = async (mode: "plain" | "tls") => {
-  const tls = mode === "tls"
+const runMode = async (mode: Mode) => {
+  const tls = mode === "tls" || mode === "bare-tls"
+  const script = mode.startsWith("bare-") ? "bench/support/bareSocketIo.ts" : undefined
   const root = tempRoot(`bench-connections-${mode}-`)
+  const start = (port?: number) => startEngineProcess({ root, tls, ...(script !== undefined ? { script } : {}), ...(port !== undefined ? { port } : {}) })
   const record: ModeRecord = { mode, tls, root, engine_url: null, engine_code: [], baseline: null, steps: [], restart: null, simulator: null, totals: null }
   const noteCode = () => record.engine_code.push({ at: new Date().toISOString(), ...codeVersion() })
   byMode.push(record)
   log(`\n== ${mode}: engine on ${root}`)
   noteCode()
-  let engine: EngineProcess = await startEngineProcess({ root, tls })
+  let engine: EngineProcess = await start()
   live.engine = engine
   record.engine_url = engine.url
   log(`engine pid ${engine.pid} at ${engine.url} (healthy after ${engine.startMs} ms)`)
@@ -247,7 +253,7 @@ const runMode = async (mode: "plain" | "tls") => {
       const stopped = await engine.stop()
       log(`restart: engine stopped in ${stopped.ms} ms (code ${stopped.code ?? "-"}, signal ${stopped.signal ?? "-"}); ${fleet.gauges.connected} still connected`)
       noteCode()
-      engine = await startEngineProcess({ root, tls, port: engine.port })
+      engine = await start(engine.port)
       live.engine = engine
       const upAt = engine.readyAt
       const simCpu0 = fleet.workerCpuSeconds
@@ -339,7 +345,7 @@ const main = async () => {
   const watchdog = setTimeout(() => abort(`over --max-minutes ${maxMinutes}`), maxMinutes * 60_000)
   watchdog.unref()
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => abort(`interrupted (${signal})`))
-  for (const mode of modes) await runMode(mode as "plain" | "tls")
+  for (const mode of modes) await runMode(mode)
   const file = writeResult("connections", resultDocument(null))
   process.stdout.write("\n")
   for (const m of byMode) {

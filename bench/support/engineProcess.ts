@@ -23,6 +23,8 @@ export interface EngineProcessOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Give up waiting for `/health` after this long (default 60 s). */
   readonly startTimeoutMs?: number
+  /** Entry point relative to the repository (default `src/main.ts`; `bench/support/bareSocketIo.ts` for the library baseline). */
+  readonly script?: string
 }
 
 export interface EngineProcess {
@@ -125,7 +127,7 @@ export const startEngineProcess = async (options: EngineProcessOptions): Promise
   const spawnedAt = Date.now()
   const child = spawn(
     "bash",
-    ["-c", 'ulimit -n "$1" 2>/dev/null || ulimit -n "$(ulimit -Hn)"; shift; exec "$@"', "bash", String(fdLimit), process.execPath, path.join(REPO_ROOT, "src", "main.ts")],
+    ["-c", 'ulimit -n "$1" 2>/dev/null || ulimit -n "$(ulimit -Hn)"; shift; exec "$@"', "bash", String(fdLimit), process.execPath, path.join(REPO_ROOT, options.script ?? path.join("src", "main.ts"))],
     {
       cwd: REPO_ROOT,
       stdio: ["ignore", "ignore", "pipe"],

@@ -102,7 +102,8 @@ describe("Fleet against a socket.io server", () => {
       credentials: { kind: "tokens", file: path.join(dir, "tokens.json") },
       behaviour: { heartbeatMs: 300, backoffInitialMs: 100, backoffMaxMs: 400, answerJobs: true, recordEvents: ["quick_job_run"] },
       reportMs: 100,
-      durationMs: 60_000
+      durationMs: 60_000,
+      sourceAddresses: true
     })
     cleanups.push(() => fleet.stop())
     expect(fleet.workerCount).toBe(2)
