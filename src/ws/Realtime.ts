@@ -98,7 +98,7 @@ export const RealtimeLive = Layer.scopedDiscard(
           Effect.catchAllDefect((defect) =>
             Effect.zipRight(Effect.logWarning("socket-auth-unavailable", Cause.die(defect)), Effect.fail(new HandshakeRefused("service_unavailable")))
           ),
-          Effect.withSpan("ws.handshake")
+          Effect.withSpan("ws.handshake", { captureStackTrace: false })
         ),
         {
           onExit: (exit) => {
@@ -141,7 +141,7 @@ export const RealtimeLive = Layer.scopedDiscard(
                 ? Effect.failCause(cause)
                 : Effect.logDebug("ws-event-failed", cause).pipe(Effect.annotateLogs({ event: next.event, sid: socket.id }))
             ),
-            Effect.withSpan(`ws.${next.event}`)
+            Effect.withSpan(`ws.${next.event}`, { captureStackTrace: false })
           )
         }
       }).pipe(

@@ -111,6 +111,37 @@ describe("the registry actor", () => {
       }).pipe(Effect.provide(layer))
     }))
 
+  it.scoped("host lookups follow renames, closes and deletions (indexed, not scanned)", () =>
+    Effect.gen(function*() {
+      const { layer } = recordingWriteBehind()
+      yield* Effect.gen(function*() {
+        const registry = yield* startRegistry()
+        const changes = yield* PubSub.subscribe(registry.changes)
+        yield* registry.socketOpened("a", { _tag: "Agent", guid: "GA", hostname: "Alpha", serviceMode: Option.none() })
+        yield* registry.connectAgent("a", "Alpha-agent", { service_mode: "system" })
+        expect((yield* Queue.take(changes)).agent_ids).toEqual([])
+        yield* registry.socketOpened("l", { _tag: "LegacyAgent" })
+        yield* registry.connectAgent("l", "beta-agent", { hostname: "beta", service_mode: "currentuser" })
+        expect((yield* Queue.take(changes))).toMatchObject({ key: "host:beta", agent_ids: ["beta-agent"] })
+        yield* registry.socketOpened("op", { _tag: "Operator", username: "admin", role: "Admin" })
+        expect(yield* registry.agentSockets("ALPHA", Option.none())).toEqual(["a"])
+        expect(yield* registry.agentSockets("alpha", Option.some("currentuser"))).toEqual([])
+        expect(yield* registry.agentSockets("beta", Option.some("currentuser"))).toEqual(["l"])
+        // a record renamed by a heartbeat collapses under its new name, not its old one
+        yield* registry.heartbeat("l", { agent_id: "beta-agent", hostname: "gamma", service_mode: "currentuser" })
+        yield* registry.heartbeat("l", { agent_id: "beta-agent2", hostname: "beta", service_mode: "currentuser" })
+        expect([...(yield* registry.snapshot).agents.keys()].sort()).toEqual(["Alpha-agent", "beta-agent", "beta-agent2"])
+        yield* registry.heartbeat("l", { agent_id: "gamma-agent", hostname: "gamma", service_mode: "currentuser" })
+        expect([...(yield* registry.snapshot).agents.keys()].sort()).toEqual(["Alpha-agent", "beta-agent2", "gamma-agent"])
+        // closed sockets and deleted records leave the indexes
+        yield* registry.socketClosed("a")
+        expect(yield* registry.agentSockets("alpha", Option.none())).toEqual([])
+        expect(yield* registry.deleteAgent("gamma-agent")).toBe(true)
+        yield* registry.heartbeat("l", { agent_id: "gamma-agent3", hostname: "gamma", service_mode: "currentuser" })
+        expect([...(yield* registry.snapshot).agents.keys()].sort()).toEqual(["Alpha-agent", "beta-agent2", "gamma-agent3"])
+      }).pipe(Effect.provide(layer))
+    }))
+
   it.scoped("presence: a brief reconnect does not flap; offline only after the grace; REST heartbeats count", () =>
     Effect.gen(function*() {
       const { layer } = recordingWriteBehind()

@@ -93,6 +93,7 @@ interface MutableRecord {
 }
 
 interface SocketEntry {
+  readonly id: string
   readonly identity: SocketIdentity
   readonly agentIds: Set<string>
   /** Presence key of the device this socket keeps online, once known. */
@@ -105,7 +106,8 @@ interface PresenceEntry {
   readonly key: string
   hostname: string
   guid: string
-  sockets: number
+  /** Open sockets keeping this device online. */
+  readonly socketIds: Set<string>
   lastRest: number
   online: boolean
   offlineSince: number | undefined
@@ -127,6 +129,19 @@ export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
 const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v))
 const freeze = (r: MutableRecord): AgentRecord => ({ ...r })
 
+const indexAdd = (index: Map<string, Set<string>>, key: string, id: string) => {
+  const set = index.get(key)
+  if (set === undefined) index.set(key, new Set([id]))
+  else set.add(id)
+}
+
+const indexRemove = (index: Map<string, Set<string>>, key: string, id: string) => {
+  const set = index.get(key)
+  if (set === undefined) return
+  set.delete(id)
+  if (set.size === 0) index.delete(key)
+}
+
 export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OPTIONS) =>
   Effect.gen(function*() {
     const writeBehind = yield* DeviceWriteBehind
@@ -139,6 +154,11 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
     const configs = new Map<string, Json>()
     const sockets = new Map<string, SocketEntry>()
     const presence = new Map<string, PresenceEntry>()
+    // Indexes, so no message scans every agent (a heartbeat from each of N agents stays O(N) overall).
+    /** Exact hostname → agent ids of the records claiming it. */
+    const recordsByHost = new Map<string, Set<string>>()
+    /** Lowercased hostname → ids of the agent sockets bound to it. */
+    const socketsByHost = new Map<string, Set<string>>()
     let processed = 0
     let failures = 0
 
@@ -159,13 +179,40 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
           agent_guid: ""
         }
         records.set(agentId, r)
+        indexAdd(recordsByHost, r.hostname, agentId)
       }
       return r
     }
 
+    const setRecordHost = (r: MutableRecord, hostname: string) => {
+      if (r.hostname === hostname) return
+      indexRemove(recordsByHost, r.hostname, r.agent_id)
+      indexAdd(recordsByHost, hostname, r.agent_id)
+      r.hostname = hostname
+    }
+
+    const dropRecord = (agentId: string): boolean => {
+      const r = records.get(agentId)
+      if (r === undefined) return false
+      records.delete(agentId)
+      indexRemove(recordsByHost, r.hostname, agentId)
+      return true
+    }
+
+    const setSocketHost = (s: SocketEntry, hostname: string) => {
+      if (s.hostname === hostname) return
+      if (s.identity._tag !== "Operator") {
+        indexRemove(socketsByHost, s.hostname.toLowerCase(), s.id)
+        if (hostname !== "") indexAdd(socketsByHost, hostname.toLowerCase(), s.id)
+      }
+      s.hostname = hostname
+    }
+
     const agentIdsOf = (key: string): Array<string> => {
       const ids = new Set<string>()
-      for (const s of sockets.values()) if (s.presenceKey === key) for (const id of s.agentIds) ids.add(id)
+      for (const socketId of presence.get(key)?.socketIds ?? []) {
+        for (const id of sockets.get(socketId)?.agentIds ?? []) ids.add(id)
+      }
       return [...ids]
     }
 
@@ -175,7 +222,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
     const presenceEntry = (key: string, hostname: string, guid: string): PresenceEntry => {
       let p = presence.get(key)
       if (p === undefined) {
-        p = { key, hostname, guid, sockets: 0, lastRest: 0, online: false, offlineSince: undefined }
+        p = { key, hostname, guid, socketIds: new Set(), lastRest: 0, online: false, offlineSince: undefined }
         presence.set(key, p)
       }
       if (hostname !== "" && hostname !== "unknown") p.hostname = hostname
@@ -198,11 +245,11 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
         if (socket.presenceKey === key) return
         if (socket.presenceKey !== undefined) {
           const old = presence.get(socket.presenceKey)
-          if (old !== undefined) old.sockets = Math.max(0, old.sockets - 1)
+          old?.socketIds.delete(socket.id)
         }
         socket.presenceKey = key
         const p = presenceEntry(key, hostname, guid)
-        p.sockets++
+        p.socketIds.add(socket.id)
         yield* markOnline(p, now)
       })
 
@@ -223,7 +270,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
     const bindToSocket = (record: MutableRecord, socket: SocketEntry | undefined) => {
       if (socket?.identity._tag === "Agent") {
         record.agent_guid = socket.identity.guid
-        if (socket.identity.hostname !== "") record.hostname = socket.identity.hostname
+        if (socket.identity.hostname !== "") setRecordHost(record, socket.identity.hostname)
       }
     }
 
@@ -232,10 +279,10 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
         const now = yield* nowSeconds
         switch (command._tag) {
           case "SocketOpened": {
-            const entry: SocketEntry = { identity: command.identity, agentIds: new Set(), presenceKey: undefined, hostname: "", mode: undefined }
+            const entry: SocketEntry = { id: command.socketId, identity: command.identity, agentIds: new Set(), presenceKey: undefined, hostname: "", mode: undefined }
             sockets.set(command.socketId, entry)
             if (command.identity._tag === "Agent") {
-              entry.hostname = command.identity.hostname
+              setSocketHost(entry, command.identity.hostname)
               yield* attachPresence(entry, `guid:${command.identity.guid}`, command.identity.hostname, command.identity.guid, now)
             }
             return
@@ -243,11 +290,12 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
           case "SocketClosed": {
             const entry = sockets.get(command.socketId)
             sockets.delete(command.socketId)
+            if (entry !== undefined) setSocketHost(entry, "")
             if (entry?.presenceKey !== undefined) {
               const p = presence.get(entry.presenceKey)
               if (p !== undefined) {
-                p.sockets = Math.max(0, p.sockets - 1)
-                if (p.sockets === 0 && now - p.lastRest > ONLINE_WINDOW_SECONDS && p.offlineSince === undefined) p.offlineSince = now
+                p.socketIds.delete(command.socketId)
+                if (p.socketIds.size === 0 && now - p.lastRest > ONLINE_WINDOW_SECONDS && p.offlineSince === undefined) p.offlineSince = now
               }
             }
             return
@@ -260,12 +308,12 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
             r.last_seen = now
             r.status = configs.has(command.agentId) ? "provisioned" : "orphaned"
             const claimedHost = str(command.payload["hostname"]).trim()
-            if (claimedHost !== "" && r.hostname === "unknown") r.hostname = claimedHost
+            if (claimedHost !== "" && r.hostname === "unknown") setRecordHost(r, claimedHost)
             bindToSocket(r, socket)
             if (socket !== undefined) {
               socket.agentIds.add(command.agentId)
               socket.mode = r.service_mode
-              if (socket.hostname === "" && r.hostname !== "unknown") socket.hostname = r.hostname
+              if (socket.hostname === "" && r.hostname !== "unknown") setSocketHost(socket, r.hostname)
               if (socket.identity._tag === "LegacyAgent" && r.hostname !== "unknown") {
                 yield* attachPresence(socket, `host:${r.hostname.toLowerCase()}`, r.hostname, "", now)
               }
@@ -294,8 +342,9 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
             if (hostname !== "") {
               // Several agents per host (service + interactive + script helper): collapse per (hostname, mode).
               let transferred = false
-              for (const [existingId, info] of [...records]) {
-                if (existingId === agentId || info.hostname !== hostname) continue
+              for (const existingId of [...(recordsByHost.get(hostname) ?? [])]) {
+                const info = records.get(existingId)
+                if (info === undefined || existingId === agentId) continue
                 if (normalizeServiceMode(info.service_mode, existingId) !== mode) continue
                 if (script && !info.is_script_agent) {
                   yield* persist({ guid: info.agent_guid, hostname, agentId: existingId, set: { last_seen: lastSeen, ...osColumn(info.agent_operating_system) } })
@@ -305,12 +354,12 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
                   configs.set(agentId, configs.get(existingId)!)
                   transferred = true
                 }
-                records.delete(existingId)
+                dropRecord(existingId)
                 configs.delete(existingId)
               }
             }
             const r = recordFor(agentId)
-            if (hostname !== "") r.hostname = hostname
+            if (hostname !== "") setRecordHost(r, hostname)
             r.agent_operating_system = os
             r.last_seen = lastSeen
             r.service_mode = mode
@@ -334,7 +383,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
               const socket = sockets.get(command.socketId)
               const r = recordFor(agentId)
               const hostname = str(payload["hostname"]).trim()
-              if (hostname !== "") r.hostname = hostname
+              if (hostname !== "") setRecordHost(r, hostname)
               if (typeof payload["service_mode"] === "string" && payload["service_mode"] !== "") {
                 r.service_mode = normalizeServiceMode(payload["service_mode"], agentId)
               }
@@ -357,7 +406,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
             return yield* Deferred.succeed(command.reply, undefined)
           }
           case "DeleteAgent": {
-            const existed = records.delete(command.agentId)
+            const existed = dropRecord(command.agentId)
             configs.delete(command.agentId)
             return yield* Deferred.succeed(command.reply, existed)
           }
@@ -369,8 +418,9 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
           case "AgentSockets": {
             const host = command.hostname.toLowerCase()
             const ids: Array<string> = []
-            for (const [id, s] of sockets) {
-              if (s.identity._tag === "Operator" || s.hostname.toLowerCase() !== host) continue
+            for (const id of socketsByHost.get(host) ?? []) {
+              const s = sockets.get(id)
+              if (s === undefined) continue
               if (Option.isSome(command.mode) && s.mode !== undefined && s.mode !== command.mode.value) continue
               if (Option.isSome(command.mode) && s.mode === undefined) continue
               ids.push(id)
@@ -417,7 +467,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
           }
           case "Sweep": {
             for (const p of presence.values()) {
-              const wanted = p.sockets > 0 || now - p.lastRest <= ONLINE_WINDOW_SECONDS
+              const wanted = p.socketIds.size > 0 || now - p.lastRest <= ONLINE_WINDOW_SECONDS
               if (wanted || !p.online) {
                 p.offlineSince = undefined
                 continue
