@@ -54,8 +54,11 @@ export const LOST_RESULT_ERROR = "No result from the agent"
 export const DEVICE_OFFLINE = "Device offline"
 /** Due jobs processed at once (their library reads overlap; SQL is serialised anyway). */
 const JOB_CONCURRENCY = 4
-/** A job whose dispatch hangs is abandoned for this tick (its runs are keyed; the next tick continues). */
-const JOB_TIMEOUT = Duration.seconds(30)
+/**
+ * A job whose dispatch hangs is abandoned for this tick (its runs are keyed; the next tick continues
+ * with the targets it did not reach): 30 s, plus 50 ms per target for the very large ones.
+ */
+const jobTimeout = (targets: number) => Duration.millis(30_000 + 50 * targets)
 
 export interface TickReport {
   /** The instant the tick evaluated (epoch seconds). */
@@ -342,7 +345,10 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
             plans,
             (due) =>
               work(due, now, counts, sources).pipe(
-                Effect.timeoutFail({ duration: JOB_TIMEOUT, onTimeout: () => new Error(`job ${due.row.id} took longer than ${Duration.format(JOB_TIMEOUT)}`) }),
+                Effect.timeoutFail({
+                  duration: jobTimeout(due.actions.length),
+                  onTimeout: () => new Error(`job ${due.row.id} took longer than ${Duration.format(jobTimeout(due.actions.length))}`)
+                }),
                 // One job's failure never stops the tick.
                 Effect.catchAllCause((cause) =>
                   Cause.isInterruptedOnly(cause)
