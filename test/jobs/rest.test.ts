@@ -229,7 +229,7 @@ describe("scheduled jobs REST", () => {
       expect((yield* promise(() => admin.get(`/api/scheduled_jobs/999/devices`)))).toMatchObject({ status: 404, json: { error: "not found" } })
 
       const runs = (q: string) => promise(async () => (await admin.get(`/api/scheduled_jobs/${job.id}/runs${q}`)).json.runs)
-      expect((yield* runs("")).map((r: any) => [r.target_hostname, r.status])).toEqual([["hist-host", "Failed"], ["offline-host", "Pending"]])
+      expect((yield* runs("")).map((r: any) => [r.target_hostname, r.status]).sort()).toEqual([["hist-host", "Failed"], ["offline-host", "Pending"]])
       for (const q of ["?days=0", "?days=-3", "?days=x", "?days=1&days=2"]) expect((yield* runs(q)).length).toBe(2)
 
       // Older occurrence rows (inserted directly), then clear: the latest occurrence stays.

@@ -247,6 +247,31 @@ describe("expiry, timeouts, failures", () => {
     }))
 })
 
+describe("several components", () => {
+  it.effect("the run is final when every activity is, Failed if one failed", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      writeScript(w.root, "second.json", "Write-Output 2")
+      yield* w.engine(Effect.gen(function*() {
+        yield* TestClock.setTime(T0)
+        const { job } = yield* createJob({
+          schedule: { type: "immediately" },
+          components: [{ type: "script", path: "Scripts/hello.json" }, { type: "script", path: "Scripts/second.json" }]
+        })
+        yield* tickAt(T0)
+        const [a, b] = yield* sentRuns(w)
+        expect([a.script_path, b.script_path]).toEqual(["Scripts/hello.json", "Scripts/second.json"])
+        expect(a.context.scheduled_job_run_id).toBe(b.context.scheduled_job_run_id)
+        yield* reportSuccess(a.job_id)
+        expect(runsOf(w, job.id).map((r) => r.status)).toEqual(["Running"])
+        yield* Effect.flatMap(JobResults, (r) => r.report({ hostname: "host-a" }, { job_id: b.job_id, status: "Failed", stderr: "x" }, "result"))
+        expect(runsOf(w, job.id).map((r) => r.status)).toEqual(["Failed"])
+        const completed = (yield* Ref.get(w.state)).operatorEvents.filter((e) => e.event === "job_run_completed")
+        expect(completed.map((e) => (e.payload as any).status)).toEqual(["Failed"])
+      }))
+    }))
+})
+
 describe("retention", () => {
   it.effect("runs older than BOREALIS_JOB_HISTORY_DAYS go with their activity links; the activity history stays", () =>
     Effect.gen(function*() {

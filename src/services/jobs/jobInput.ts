@@ -8,7 +8,7 @@
 import { compileSchedule, SCHEDULE_PROBLEM_MESSAGES } from "../../scheduler/nextRun.ts"
 import { parseExpiration, parseStartTs } from "../../scheduler/scheduleInput.ts"
 import { canonicalTimeZone } from "../../scheduler/timeZone.ts"
-import { componentSourcePath, normaliseComponentPath, runModeOf } from "./fabricator.ts"
+import { componentSourcePath, runModeOf } from "./fabricator.ts"
 import { field, isRecord, type JsonRecord, pyInt, pyTruthy } from "./python.ts"
 import type { JobColumns, JobRow } from "./JobsRepo.ts"
 
@@ -303,12 +303,3 @@ export const jobFields = (row: JobRow) => ({
   timezone: row.timezone
 })
 
-export type JobFields = ReturnType<typeof jobFields>
-
-/** Paths a job's components name (normalised), for checking them against the library. */
-export const componentPaths = (components: ReadonlyArray<JsonRecord>): ReadonlyArray<string | undefined> =>
-  components.map((c) => {
-    const kind = String(field(c, "type") ?? "").trim().toLowerCase()
-    const raw = [field(c, "path"), field(c, "script_path"), field(c, "playbook_path")].find(pyTruthy)
-    return typeof raw === "string" && (kind === "script" || kind === "ansible") ? normaliseComponentPath(kind, raw) : undefined
-  })
