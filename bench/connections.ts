@@ -28,6 +28,7 @@ import {
   startEngineProcess,
   table,
   tempRoot,
+  installAbort,
   writeResult
 } from "./support/engineProcess.ts"
 
@@ -330,21 +331,9 @@ const resultDocument = (aborted: string | null) => ({
   modes: byMode
 })
 
-/** Kill what runs (the Engine is not our process group's to outlive us), write what we have, exit 1. */
-const abort = (reason: string) => {
-  log(`bench:connections: ${reason}; stopping`)
-  if (live.engine !== undefined) live.engine.child.kill("SIGKILL")
-  const file = writeResult("connections", resultDocument(reason))
-  log(`partial results written to ${file}`)
-  // Workers exit when their IPC channel closes with us.
-  const stopping = live.fleet?.stop() ?? Promise.resolve()
-  void Promise.race([stopping, sleep(5_000)]).finally(() => process.exit(1))
-}
+const abort = installAbort("connections", live, resultDocument, maxMinutes)
 
 const main = async () => {
-  const watchdog = setTimeout(() => abort(`over --max-minutes ${maxMinutes}`), maxMinutes * 60_000)
-  watchdog.unref()
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => abort(`interrupted (${signal})`))
   for (const mode of modes) await runMode(mode)
   const file = writeResult("connections", resultDocument(null))
   process.stdout.write("\n")

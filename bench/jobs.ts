@@ -33,7 +33,7 @@ import type { EventReceipt } from "../src/tools/simulator/stats.ts"
 import { Fleet } from "../src/tools/simulator/fleet.ts"
 import { RestClient } from "../src/tools/simulator/rest.ts"
 import { runSeed } from "../src/tools/simulator/seed.ts"
-import { cpuSeconds, type EngineProcess, machine, round, sleep, startEngineProcess, table, tempRoot, writeResult } from "./support/engineProcess.ts"
+import { cpuSeconds, type EngineProcess, installAbort, machine, round, sleep, startEngineProcess, table, tempRoot, writeResult } from "./support/engineProcess.ts"
 
 const { values } = parseArgs({
   options: {
@@ -352,19 +352,9 @@ const document = (aborted: string | null) => ({
   ...result
 })
 
-const abort = (reason: string) => {
-  log(`bench:jobs: ${reason}; stopping`)
-  if (live.engine !== undefined) live.engine.child.kill("SIGKILL")
-  const file = writeResult("jobs", document(reason))
-  log(`partial results written to ${file}`)
-  const stopping = live.fleet?.stop() ?? Promise.resolve()
-  void Promise.race([stopping, sleep(5_000)]).finally(() => process.exit(1))
-}
+const abort = installAbort("jobs", live, document, maxMinutes)
 
 const main = async () => {
-  const watchdog = setTimeout(() => abort(`over --max-minutes ${maxMinutes}`), maxMinutes * 60_000)
-  watchdog.unref()
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => abort(`interrupted (${signal})`))
   if (!values["skip-tick"]) result["tick"] = await tickBench()
   if (!values["skip-dispatch"]) result["dispatch"] = await dispatchBench()
   const file = writeResult("jobs", document(null))

@@ -277,3 +277,35 @@ export const table = (rows: ReadonlyArray<Record<string, string | number | null>
   const line = (values: ReadonlyArray<string>) => values.map((v, i) => v.padStart(widths[i] ?? 0)).join("  ")
   return [line(keys), ...rows.map((r) => line(keys.map((k) => cell(r[k]))))].join("\n")
 }
+
+/** What a benchmark has running, so an abort can stop it. */
+export interface LiveRun {
+  engine: EngineProcess | undefined
+  fleet: { readonly stop: () => Promise<unknown> } | undefined
+}
+
+/**
+ * The abort every benchmark needs: on the watchdog (`maxMinutes`), Ctrl-C/SIGTERM or a failure, kill
+ * the Engine (it is not ours to outlive), write the partial figures, stop the simulator, exit 1.
+ * Returns the abort for the failure path.
+ */
+export const installAbort = (
+  name: string,
+  live: LiveRun,
+  document: (reason: string) => unknown,
+  maxMinutes: number
+): ((reason: string) => void) => {
+  const abort = (reason: string) => {
+    process.stderr.write(`bench:${name}: ${reason}; stopping\n`)
+    if (live.engine !== undefined) live.engine.child.kill("SIGKILL")
+    const file = writeResult(name, document(reason))
+    process.stderr.write(`partial results written to ${file}\n`)
+    // Simulator workers exit when their IPC channel closes with us.
+    const stopping = live.fleet?.stop() ?? Promise.resolve()
+    void Promise.race([stopping, sleep(5_000)]).finally(() => process.exit(1))
+  }
+  const watchdog = setTimeout(() => abort(`over --max-minutes ${maxMinutes}`), maxMinutes * 60_000)
+  watchdog.unref()
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => abort(`interrupted (${signal})`))
+  return abort
+}

@@ -4,6 +4,7 @@
 import * as Option from "effect/Option"
 import { randomBytes } from "node:crypto"
 import { pyInt, pyTruthy } from "../pyValues.ts"
+import { parseIsoUtc } from "../time.ts"
 
 export const VALID_TTL_HOURS: ReadonlyArray<number> = [1, 3, 6, 12, 24]
 export const DEFAULT_TTL_HOURS = 1
@@ -48,18 +49,8 @@ export const pythonIso = (ms: number): string => {
   return `${base}${micros === 0 ? "" : "." + pad(micros, 6)}+00:00`
 }
 
-/**
- * Parse an ISO-8601 timestamp as the original's `fromisoformat` would, naive values being UTC;
- * undefined when unparseable.
- */
-export const parseIso = (value: unknown): number | undefined => {
-  if (typeof value !== "string" || value.trim() === "") return undefined
-  let v = value.trim().replace(" ", "T")
-  if (!/(Z|[+-]\d\d:?\d\d)$/i.test(v)) v += "Z"
-  v = v.replace(/(\.\d{3})\d+/, "$1")
-  const ms = Date.parse(v)
-  return Number.isFinite(ms) ? ms : undefined
-}
+/** ISO-8601 as the original's `fromisoformat` reads it (naive = UTC); undefined when unparseable. */
+export const parseIso = parseIsoUtc
 
 /** An ISO column rendered the original's way (or null when empty or unreadable). */
 export const isoOrNull = (value: unknown): string | null => {

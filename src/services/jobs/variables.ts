@@ -65,8 +65,11 @@ export const extractVariableDefault = (variable: JsonRecord): unknown => {
   return ""
 }
 
-/** Overrides for a script component: `variable_values`, then any `variables[].value` (which wins). */
-export const collectScriptOverrides = (component: JsonRecord): ReadonlyMap<string, unknown> => {
+/**
+ * A component's variable overrides from `variable_values` and `variables[].value`. Scripts let
+ * `variables[].value` win; Ansible lets `variable_values` win (the legacy order).
+ */
+const collectOverrides = (component: JsonRecord, definitionsWin: boolean): ReadonlyMap<string, unknown> => {
   const overrides = new Map<string, unknown>()
   const values = field(component, "variable_values")
   if (isRecord(values)) {
@@ -80,32 +83,18 @@ export const collectScriptOverrides = (component: JsonRecord): ReadonlyMap<strin
     for (const variable of variables) {
       if (!isRecord(variable)) continue
       const name = pyText(field(variable, "name"))
-      if (name !== "" && Object.hasOwn(variable, "value")) overrides.set(name, variable["value"])
+      if (name === "" || !Object.hasOwn(variable, "value")) continue
+      if (definitionsWin || !overrides.has(name)) overrides.set(name, variable["value"])
     }
   }
   return overrides
 }
 
+/** Overrides for a script component: `variable_values`, then any `variables[].value` (which wins). */
+export const collectScriptOverrides = (component: JsonRecord): ReadonlyMap<string, unknown> => collectOverrides(component, true)
+
 /** Overrides for an Ansible component: as for scripts, but `variable_values` wins (legacy order). */
-export const collectAnsibleOverrides = (component: JsonRecord): ReadonlyMap<string, unknown> => {
-  const overrides = new Map<string, unknown>()
-  const values = field(component, "variable_values")
-  if (isRecord(values)) {
-    for (const [key, value] of Object.entries(values)) {
-      const name = key.trim()
-      if (name !== "") overrides.set(name, value)
-    }
-  }
-  const variables = field(component, "variables")
-  if (Array.isArray(variables)) {
-    for (const variable of variables) {
-      if (!isRecord(variable)) continue
-      const name = pyText(field(variable, "name"))
-      if (name !== "" && !overrides.has(name) && Object.hasOwn(variable, "value")) overrides.set(name, variable["value"])
-    }
-  }
-  return overrides
-}
+export const collectAnsibleOverrides = (component: JsonRecord): ReadonlyMap<string, unknown> => collectOverrides(component, false)
 
 export interface VariableContext {
   /** NAME → string, what the agent puts in the script's environment (with aliases). */
