@@ -2,7 +2,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import { DeviceActivity } from "../../services/devices/DeviceActivity.ts"
 import { DeviceDirectory } from "../../services/devices/DeviceDirectory.ts"
-import { pyStr } from "../../services/pyValues.ts"
+import { pyStrOrEmpty } from "../../services/pyValues.ts"
 import { BorealisApi } from "../Api.ts"
 import { CurrentOperator } from "../auth/Middleware.ts"
 import { clientIp } from "../clientIp.ts"
@@ -24,7 +24,7 @@ export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handler
       .handleRaw("description", ({ path }) =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          yield* directory.setDescription(path.hostname, pyStr(payload["description"]), yield* actor)
+          yield* directory.setDescription(path.hostname, pyStrOrEmpty(payload["description"]), yield* actor)
           return { status: "ok" as const }
         }))
       .handle("activity", ({ path }) => Effect.map(activity.history(path.hostname), (history) => ({ history })))

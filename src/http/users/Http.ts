@@ -1,7 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import { OperatorAccounts } from "../../services/operators/OperatorAccounts.ts"
-import { pyStr, pyTruthy } from "../../services/pyValues.ts"
+import { pyStrOrEmpty, pyTruthy } from "../../services/pyValues.ts"
 import { BorealisApi } from "../Api.ts"
 import { CurrentOperator } from "../auth/Middleware.ts"
 import { clientIp } from "../clientIp.ts"
@@ -22,12 +22,12 @@ export const UsersLive = HttpApiBuilder.group(BorealisApi, "users", (handlers) =
       .handleRaw("create", () =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          const username = pyStr(payload["username"]).trim()
+          const username = pyStrOrEmpty(payload["username"]).trim()
           yield* accounts.create({
             username,
-            password_sha512: pyStr(payload["password_sha512"]).trim(),
-            role: pyStr(payload["role"]) || "User",
-            display_name: pyStr(payload["display_name"]) || username
+            password_sha512: pyStrOrEmpty(payload["password_sha512"]).trim(),
+            role: pyStrOrEmpty(payload["role"]) || "User",
+            display_name: pyStrOrEmpty(payload["display_name"]) || username
           }, yield* actor)
           return ok
         }))
@@ -35,13 +35,13 @@ export const UsersLive = HttpApiBuilder.group(BorealisApi, "users", (handlers) =
       .handleRaw("resetPassword", ({ path }) =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          yield* accounts.resetPassword(path.username, pyStr(payload["password_sha512"]).trim(), yield* actor)
+          yield* accounts.resetPassword(path.username, pyStrOrEmpty(payload["password_sha512"]).trim(), yield* actor)
           return ok
         }))
       .handleRaw("changeRole", ({ path }) =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          yield* accounts.changeRole(path.username, pyStr(payload["role"]).trim(), yield* actor)
+          yield* accounts.changeRole(path.username, pyStrOrEmpty(payload["role"]).trim(), yield* actor)
           return ok
         }))
       .handleRaw("updateMfa", ({ path }) =>

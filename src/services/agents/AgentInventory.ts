@@ -10,7 +10,7 @@ import { BadRequest, Conflict, Forbidden, NotFound } from "../errors.ts"
 import { KeyMaterial } from "../keys/KeyMaterial.ts"
 import { DeviceWriteBehind, type DeviceColumns } from "../presence/DeviceWriteBehind.ts"
 import { AgentRegistry } from "../realtime/AgentRegistry.ts"
-import { pyInt, pyTruthy } from "../pyValues.ts"
+import { pyIntOption, pyTruthy } from "../pyValues.ts"
 import { isoUtc } from "../time.ts"
 
 type Json = Readonly<Record<string, unknown>>
@@ -24,7 +24,7 @@ export const cleanStr = (value: unknown): string | undefined => {
   return s === "" ? undefined : s
 }
 
-const int = (value: unknown): number | undefined => Option.getOrUndefined(pyInt(value))
+const int = (value: unknown): number | undefined => Option.getOrUndefined(pyIntOption(value))
 
 const firstStr = (o: Json, ...keys: ReadonlyArray<string>): string | undefined => {
   for (const k of keys) {

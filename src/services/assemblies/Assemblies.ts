@@ -15,7 +15,7 @@ import { EngineConfig } from "../../layers/Config.ts"
 import { BadRequest, Conflict, NotFound } from "../errors.ts"
 import { stem } from "../jobs/assemblyDocument.ts"
 import { MAX_SCRIPT_BYTES, type SourceText } from "../jobs/fabricator.ts"
-import { isRecord, type JsonRecord } from "../jobs/python.ts"
+import { isRecord, type JsonRecord } from "../pyValues.ts"
 import { entryKind, errno, lexicalPath, type LexicalPath, occupied, staysInside, within } from "./confine.ts"
 import {
   contentObject,

@@ -12,7 +12,7 @@ import {
   stem,
   typeFromExtension
 } from "../jobs/assemblyDocument.ts"
-import { field, isRecord, type JsonRecord, pyInt, pyStr, pyTruthy } from "../jobs/python.ts"
+import { field, isRecord, type JsonRecord, pyInt, pyStr, pyTruthy } from "../pyValues.ts"
 import { encodeScriptContent, toLf } from "../jobs/scriptText.ts"
 
 export interface AssemblySites {

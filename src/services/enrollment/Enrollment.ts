@@ -6,7 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { BadRequest, Conflict, RateLimited } from "../errors.ts"
 import { KeyMaterial } from "../keys/KeyMaterial.ts"
-import { pyStr } from "../pyValues.ts"
+import { pyStrOrEmpty } from "../pyValues.ts"
 import { makeSlidingWindow } from "../ratelimit/SlidingWindow.ts"
 import { parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "../tokens/AccessTokens.ts"
@@ -76,8 +76,8 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
     const request = Effect.fn("Enrollment.request")(function*(input: EnrollmentRequestInput) {
       yield* limited(ipLimiter, `ip:${input.remoteAddr}`)
       const body = input.body
-      const hostname = pyStr(body["hostname"]).trim()
-      const code = pyStr(body["enrollment_code"]).trim()
+      const hostname = pyStrOrEmpty(body["hostname"]).trim()
+      const code = pyStrOrEmpty(body["enrollment_code"]).trim()
       const pubkeyB64 = body["agent_pubkey"]
       const clientNonceB64 = body["client_nonce"]
       yield* Effect.logDebug("enrollment-request-received").pipe(

@@ -3,7 +3,7 @@
 // spec: auth-enrollment.md §1.6, §2.1; config-bootstrap-tests.md §5b (D-ADM), §6.12
 import * as Option from "effect/Option"
 import { randomBytes } from "node:crypto"
-import { pyInt, pyTruthy } from "../pyValues.ts"
+import { pyIntOption, pyTruthy } from "../pyValues.ts"
 import { parseIsoUtc } from "../time.ts"
 
 export const VALID_TTL_HOURS: ReadonlyArray<number> = [1, 3, 6, 12, 24]
@@ -22,13 +22,13 @@ export const INSTALL_CODE_SHAPE = /^[0-9A-F]{4}(-[0-9A-F]{4}){7}$/
 /** `ttl_hours` (alias `ttl`, default 1); `int()` of anything else unparseable also means 1. */
 export const ttlFromPayload = (ttlHours: unknown, ttl: unknown): number => {
   const raw = ttlHours === undefined || ttlHours === null ? (pyTruthy(ttl) ? ttl : DEFAULT_TTL_HOURS) : ttlHours
-  return Option.getOrElse(pyInt(raw), () => DEFAULT_TTL_HOURS)
+  return Option.getOrElse(pyIntOption(raw), () => DEFAULT_TTL_HOURS)
 }
 
 /** `max_uses` (alias `allowed_uses`, default 2), clamped to 1..10; unparseable means 2. */
 export const maxUsesFromPayload = (maxUses: unknown, allowedUses: unknown): number => {
   const raw = maxUses === undefined || maxUses === null ? (allowedUses === undefined ? DEFAULT_MAX_USES : allowedUses) : maxUses
-  return clampMaxUses(Option.getOrElse(pyInt(raw), () => DEFAULT_MAX_USES))
+  return clampMaxUses(Option.getOrElse(pyIntOption(raw), () => DEFAULT_MAX_USES))
 }
 
 export const clampMaxUses = (n: number): number => Math.min(MAX_USES_LIMIT, Math.max(1, Math.trunc(n)))

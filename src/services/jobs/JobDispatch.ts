@@ -25,7 +25,7 @@ import {
 import { type ActivityChange, JobChannels, noSocketMessage, type RunEvent, targetServiceMode } from "./JobChannels.ts"
 import { JobsRepo } from "./JobsRepo.ts"
 import { ansiblePlaybookRunPayload, activityRecord, quickJobRunPayload, runActivityLink, scheduledRunContext } from "./payloads.ts"
-import { field, isRecord, type JsonRecord, pyTruthy } from "./python.ts"
+import { field, isRecord, type JsonRecord, pyTruthy } from "../pyValues.ts"
 import { nowSeconds } from "./time.ts"
 
 export const SIGNER_UNAVAILABLE = "script signer unavailable; cannot dispatch payload"

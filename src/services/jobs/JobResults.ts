@@ -16,7 +16,7 @@ import { BadRequest } from "../errors.ts"
 import { M } from "../metrics/metrics.ts"
 import { JobChannels } from "./JobChannels.ts"
 import { JobsRepo, type RecapFields, type RecapRow } from "./JobsRepo.ts"
-import { field, isRecord, type JsonRecord, pyInt, pyText, pyTruthy } from "./python.ts"
+import { field, isRecord, type JsonRecord, pyInt, pyText, pyTruthy } from "../pyValues.ts"
 import { nowSeconds } from "./time.ts"
 
 /** Output kept per activity stream; more is cut (with a note) so one report cannot bloat the database. */

@@ -15,7 +15,7 @@ import { JobChannels } from "./JobChannels.ts"
 import { reportedId } from "./JobResults.ts"
 import { checkCreate, checkUpdate, jobFields, storedTargets } from "./jobInput.ts"
 import { type JobColumns, type JobRow, JobsRepo, type LatestOccurrence } from "./JobsRepo.ts"
-import { field, type JsonRecord, pyInt, pyTruthy } from "./python.ts"
+import { field, type JsonRecord, pyInt, pyTruthy } from "../pyValues.ts"
 import { nowSeconds } from "./time.ts"
 
 export const JOB_NOT_FOUND = "not found"

@@ -1,7 +1,7 @@
 // An assembly file as the dispatcher reads it: a JSON document (script from script_lines | script |
 // content, variables, files, timeout_seconds default 3600) or a plain script file.
 // spec: realtime-jobs.md §4.6; the legacy scheduler's `_load_assembly_document`
-import { field, isRecord, type JsonRecord, pyInt, pyStr, pyText, pyTruthy } from "./python.ts"
+import { field, isRecord, type JsonRecord, pyInt, pyStr, pyText, pyTruthy } from "../pyValues.ts"
 import { decodeBase64Text, decodeScriptContent, isBase64Hint, toLf } from "./scriptText.ts"
 
 export const ASSEMBLY_TYPES = ["powershell", "batch", "bash", "ansible"] as const

@@ -8,7 +8,7 @@
 // variables are the definitions, and only PowerShell scripts are dispatched. Ansible components
 // resolve under `Ansible_Playbooks/` (first-gen prefixed `Scripts/` to them too, a quirk).
 import { baseName, type AssemblyFile, type AssemblyVariable, loadDispatchDocument, stem } from "./assemblyDocument.ts"
-import { field, isRecord, type JsonRecord, pyInt, pyStr, pyText, pyTruthy } from "./python.ts"
+import { field, isRecord, type JsonRecord, pyInt, pyStr, pyText, pyTruthy } from "../pyValues.ts"
 import { decodeScriptContent, encodeScriptContent, toLf } from "./scriptText.ts"
 import { collectAnsibleOverrides, collectScriptOverrides, prepareVariableContext, rewritePowershellScript } from "./variables.ts"
 

@@ -9,7 +9,7 @@ import { compileSchedule, SCHEDULE_PROBLEM_MESSAGES } from "../../scheduler/next
 import { parseExpiration, parseStartTs } from "../../scheduler/scheduleInput.ts"
 import { canonicalTimeZone } from "../../scheduler/timeZone.ts"
 import { componentSourcePath, runModeOf } from "./fabricator.ts"
-import { field, isRecord, type JsonRecord, pyInt, pyTruthy } from "./python.ts"
+import { field, isRecord, type JsonRecord, pyInt, pyTruthy } from "../pyValues.ts"
 import type { JobColumns, JobRow } from "./JobsRepo.ts"
 
 export const REQUIRED_FIELDS = "name, components, targets required"

@@ -5,7 +5,7 @@ import * as crypto from "node:crypto"
 import type { AssemblyFile, AssemblyVariable } from "./assemblyDocument.ts"
 import type { AnsibleManifest, ScriptManifest } from "./fabricator.ts"
 import { runModeOf } from "./fabricator.ts"
-import type { JsonRecord } from "./python.ts"
+import type { JsonRecord } from "../pyValues.ts"
 
 /** Detached signature of `bytes`, base64: `KeyMaterial.scriptSigner`'s `sign`. */
 export type SignBytes = (bytes: Uint8Array) => string

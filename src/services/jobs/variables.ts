@@ -1,7 +1,7 @@
 // Script variables → the agent's environment map, PowerShell literals, and the `$env:` rewrite.
 // spec: realtime-jobs.md §4.2 steps 5–6 (the same helpers the legacy server, scheduler and later
 // Engine share, so payloads come out identical).
-import { field, isRecord, type JsonRecord, pyStr, pyText, pyTruthy } from "./python.ts"
+import { field, isRecord, type JsonRecord, pyStr, pyText, pyTruthy } from "../pyValues.ts"
 
 const INVALID_ENV_CHARS = /[^A-Za-z0-9_]/gu
 

@@ -4,7 +4,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { JsonObject } from "../../http/body.ts"
-import { pyStr } from "../pyValues.ts"
+import { pyStrOrEmpty } from "../pyValues.ts"
 
 export const sha512Hex = (text: string): string => createHash("sha512").update(text, "utf8").digest("hex")
 
@@ -23,8 +23,8 @@ export interface LoginRequest {
  * hashed here. Errors are the original's messages.
  */
 export const buildLoginRequest = (payload: JsonObject): Either.Either<LoginRequest, string> => {
-  const username = pyStr(payload["username"]).trim()
-  const hash = pyStr(payload["password_sha512"]).trim().toLowerCase()
+  const username = pyStrOrEmpty(payload["username"]).trim()
+  const hash = pyStrOrEmpty(payload["password_sha512"]).trim().toLowerCase()
   const password = payload["password"]
   if (username === "") return Either.left("username is required")
   if (hash !== "") return Either.right({ username, password_sha512: hash })
@@ -39,8 +39,8 @@ export interface MfaRequest {
 
 /** `"12 34-56"` → `"123456"`; the code needs at least 6 digits. */
 export const buildMfaRequest = (payload: JsonObject): Either.Either<MfaRequest, string> => {
-  const pending = pyStr(payload["pending_token"]).trim()
-  const digits = pyStr(payload["code"]).trim().replace(/\D/g, "")
+  const pending = pyStrOrEmpty(payload["pending_token"]).trim()
+  const digits = pyStrOrEmpty(payload["code"]).trim().replace(/\D/g, "")
   if (pending === "") return Either.left("pending_token is required")
   if (digits.length < 6) return Either.left("code must contain 6 digits")
   return Either.right({ pending_token: pending, code: digits })

@@ -6,7 +6,7 @@ import * as Option from "effect/Option"
 import { Audit } from "../audit/Audit.ts"
 import { BadRequest, Conflict, NotFound } from "../errors.ts"
 import type { Actor } from "../operators/OperatorAccounts.ts"
-import { pyInt, pyStr } from "../pyValues.ts"
+import { pyIntOption, pyStrOrEmpty } from "../pyValues.ts"
 import { transactionally } from "../sqlResult.ts"
 import { SitesRepo } from "./SitesRepo.ts"
 
@@ -24,8 +24,8 @@ export class Sites extends Effect.Service<Sites>()("borealis/Sites", {
     })
 
     const create = Effect.fn("Sites.create")(function*(nameRaw: unknown, descriptionRaw: unknown, actor: Actor) {
-      const name = pyStr(nameRaw).trim()
-      const description = pyStr(descriptionRaw).trim()
+      const name = pyStrOrEmpty(nameRaw).trim()
+      const description = pyStrOrEmpty(descriptionRaw).trim()
       if (name === "") return yield* new BadRequest({ error: "name is required" })
       return yield* transactionally(sql, Effect.gen(function*() {
         const id = yield* repo.insert(name, description)
@@ -38,7 +38,7 @@ export class Sites extends Effect.Service<Sites>()("borealis/Sites", {
 
     /** Ids that are not integers are skipped, as the original does. */
     const remove = Effect.fn("Sites.remove")(function*(idsRaw: ReadonlyArray<unknown>, actor: Actor) {
-      const ids = [...new Set(idsRaw.flatMap((v) => Option.toArray(pyInt(v))))]
+      const ids = [...new Set(idsRaw.flatMap((v) => Option.toArray(pyIntOption(v))))]
       if (ids.length === 0) return 0
       return yield* transactionally(sql, Effect.gen(function*() {
         const deleted = yield* repo.remove(ids)
@@ -48,9 +48,9 @@ export class Sites extends Effect.Service<Sites>()("borealis/Sites", {
     })
 
     const rename = Effect.fn("Sites.rename")(function*(idRaw: unknown, newNameRaw: unknown, actor: Actor) {
-      const name = pyStr(newNameRaw).trim()
+      const name = pyStrOrEmpty(newNameRaw).trim()
       if (name === "") return yield* new BadRequest({ error: "new_name is required" })
-      const id = pyInt(idRaw)
+      const id = pyIntOption(idRaw)
       // The original crashed here (500); an unusable id is the caller's error.
       if (Option.isNone(id)) return yield* new BadRequest({ error: "invalid id" })
       return yield* transactionally(sql, Effect.gen(function*() {
@@ -76,7 +76,7 @@ export class Sites extends Effect.Service<Sites>()("borealis/Sites", {
     })
 
     const assign = Effect.fn("Sites.assign")(function*(siteIdRaw: unknown, hostnamesRaw: ReadonlyArray<unknown>, actor: Actor) {
-      const siteId = pyInt(siteIdRaw)
+      const siteId = pyIntOption(siteIdRaw)
       if (Option.isNone(siteId)) return yield* new BadRequest({ error: "invalid site_id" })
       const hostnames = [
         ...new Set(hostnamesRaw.flatMap((h) => (typeof h === "string" && h.trim() !== "" ? [h.trim()] : [])))

@@ -12,7 +12,7 @@ import { deviceStatusAllowsAccess, normalizeGuid } from "../devices/identity.ts"
 import { hashRefreshToken, newRefreshToken } from "../enrollment/encoding.ts"
 import { REFRESH_TOKEN_LIFETIME_DAYS } from "../enrollment/EnrollmentRepo.ts"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../errors.ts"
-import { pyStr } from "../pyValues.ts"
+import { pyStrOrEmpty } from "../pyValues.ts"
 import { isoUtc, parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "./AccessTokens.ts"
 import { Dpop, dpopWireError } from "./Dpop.ts"
@@ -84,8 +84,8 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
       })
 
     const refresh = Effect.fn("TokenRefresh.refresh")(function*(input: RefreshInput) {
-      const guid = normalizeGuid(pyStr(input.body["guid"]).trim())
-      const presented = pyStr(input.body["refresh_token"]).trim()
+      const guid = normalizeGuid(pyStrOrEmpty(input.body["guid"]).trim())
+      const presented = pyStrOrEmpty(input.body["refresh_token"]).trim()
       if (guid === "" || presented === "") return yield* new BadRequest({ error: "invalid_request" })
       const rotate = input.body["rotate"] === true
 

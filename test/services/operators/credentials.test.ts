@@ -12,7 +12,7 @@ import {
   passwordMatches,
   sha512Hex
 } from "../../../src/services/operators/credentials.ts"
-import { pyInt, pyStr, pyTruthy } from "../../../src/services/pyValues.ts"
+import { pyIntOption, pyStrOrEmpty, pyTruthy } from "../../../src/services/pyValues.ts"
 
 describe("operator auth builders", () => {
   it("keeps an explicit hash (trimmed, lowercased)", () => {
@@ -68,8 +68,8 @@ describe("credential rules", () => {
 
   it("Python coercions of JSON values", () => {
     expect([pyTruthy([]), pyTruthy({}), pyTruthy(0), pyTruthy("0"), pyTruthy([0])]).toEqual([false, false, false, true, true])
-    expect([pyStr(null), pyStr(0), pyStr(5), pyStr(true), pyStr(" a ")]).toEqual(["", "", "5", "True", " a "])
-    expect([pyInt("3"), pyInt(" -2 "), pyInt(3.9), pyInt(true), pyInt("3.5"), pyInt(null)]).toEqual([
+    expect([pyStrOrEmpty(null), pyStrOrEmpty(0), pyStrOrEmpty(5), pyStrOrEmpty(true), pyStrOrEmpty(" a ")]).toEqual(["", "", "5", "True", " a "])
+    expect([pyIntOption("3"), pyIntOption(" -2 "), pyIntOption(3.9), pyIntOption(true), pyIntOption("3.5"), pyIntOption(null)]).toEqual([
       Option.some(3), Option.some(-2), Option.some(3), Option.some(1), Option.none(), Option.none()
     ])
   })

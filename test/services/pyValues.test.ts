@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { field, pyInt, pyRepr, pyStr, pyText, pyTruthy } from "../../../src/services/jobs/python.ts"
+import { field, pyInt, pyRepr, pyStr, pyText, pyTruthy } from "../../src/services/pyValues.ts"
 
 describe("Python builtins on JSON values", () => {
   it.each([
