@@ -4,6 +4,7 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { unmapIpv4 } from "./clientIp.ts"
 
 const firstHop = (value: string | undefined): string | undefined => {
   const v = value?.split(",")[0]?.trim()
@@ -30,6 +31,5 @@ export const dpopHeaderValues = (header: string | undefined): ReadonlyArray<stri
 export const enrollmentRemoteAddr = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
   const forwarded = firstHop(request.headers["x-forwarded-for"])
   if (forwarded !== undefined) return forwarded
-  const peer = Option.getOrElse(request.remoteAddress, () => "unknown").trim()
-  return peer.startsWith("::ffff:") && peer.includes(".") ? peer.slice(7) : peer
+  return unmapIpv4(Option.getOrElse(request.remoteAddress, () => "unknown").trim())
 })
