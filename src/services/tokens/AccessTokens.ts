@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
-import { KeyMaterial } from "../keys/KeyMaterial.ts"
+import { type AccessTokenKey, KeyMaterial } from "../keys/KeyMaterial.ts"
 
 export const ACCESS_TOKEN_LIFETIME_SECONDS = 900
 
@@ -30,28 +30,40 @@ export const AccessTokenClaims = Schema.Struct({
 })
 export type AccessTokenClaims = typeof AccessTokenClaims.Type
 
+/**
+ * Sign an access token: header `{alg:"EdDSA", kid, typ:"JWT"}`, claims `sub "device:<GUID>"`, `guid`,
+ * `ssl_key_fingerprint` (lowercase), `token_version` (≥ 1), `iat = nbf = now`, `exp = now + ttl`, and
+ * `cnf.jkt` when DPoP-bound. The server always uses the 900 s lifetime; benchmarks mint longer ones.
+ */
+export const signAccessToken = (
+  key: AccessTokenKey,
+  input: AccessTokenInput,
+  nowSeconds: number,
+  ttlSeconds: number = ACCESS_TOKEN_LIFETIME_SECONDS
+): Promise<string> => {
+  const claims: Record<string, unknown> = {
+    sub: `device:${input.guid}`,
+    guid: input.guid,
+    ssl_key_fingerprint: input.fingerprint.toLowerCase(),
+    token_version: Math.max(1, input.tokenVersion),
+    iat: nowSeconds,
+    nbf: nowSeconds,
+    exp: nowSeconds + ttlSeconds
+  }
+  if (input.dpopJkt !== undefined) claims["cnf"] = { jkt: input.dpopJkt }
+  return new jose.SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "JWT" }).sign(key.privateKey)
+}
+
 export type AccessTokenRejection = "token_expired" | "invalid_token"
 
 export class AccessTokens extends Effect.Service<AccessTokens>()("borealis/AccessTokens", {
   effect: Effect.gen(function*() {
     const keys = yield* KeyMaterial
-    const { privateKey, publicKey, kid, publicJwk } = keys.accessToken
+    const { publicKey, publicJwk } = keys.accessToken
 
     const issue = Effect.fn("AccessTokens.issue")(function*(input: AccessTokenInput) {
       const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-      const claims: Record<string, unknown> = {
-        sub: `device:${input.guid}`,
-        guid: input.guid,
-        ssl_key_fingerprint: input.fingerprint.toLowerCase(),
-        token_version: Math.max(1, input.tokenVersion),
-        iat: now,
-        nbf: now,
-        exp: now + ACCESS_TOKEN_LIFETIME_SECONDS
-      }
-      if (input.dpopJkt !== undefined) claims["cnf"] = { jkt: input.dpopJkt }
-      return yield* Effect.promise(() =>
-        new jose.SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid, typ: "JWT" }).sign(privateKey)
-      )
+      return yield* Effect.promise(() => signAccessToken(keys.accessToken, input, now))
     })
 
     /**

@@ -17,7 +17,8 @@ import { SqlLive } from "../../layers/Sql.ts"
 import { accessTokenKeyOf } from "../../services/keys/KeyMaterial.ts"
 import { loadJwtKey } from "../../services/keys/signing.ts"
 import { composeAgentId, spkiFingerprint } from "./enroll.ts"
-import { mintAccessToken, type SeededAgent, type TokensFile } from "./tokens.ts"
+import { signAccessToken } from "../../services/tokens/AccessTokens.ts"
+import type { SeededAgent, TokensFile } from "./tokens.ts"
 
 export interface SeedOptions {
   /** The Engine's project root (BOREALIS_ROOT): database `<root>/database.db`, key under `<root>/Engine`. */
@@ -98,7 +99,7 @@ export const seedProgram = (options: SeedOptions) =>
           refreshToken = crypto.randomBytes(48).toString("base64url")
           refresh.push({ id: crypto.randomUUID(), guid, token_hash: refreshTokenHash(refreshToken), created_at: iso, expires_at: refreshExpires })
         }
-        const accessToken = yield* Effect.promise(() => mintAccessToken(key, { guid, fingerprint, tokenVersion: 1 }, now, ttl))
+        const accessToken = yield* Effect.promise(() => signAccessToken(key, { guid, fingerprint, tokenVersion: 1 }, now, ttl))
         agents.push({
           hostname,
           guid,

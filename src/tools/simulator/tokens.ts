@@ -1,40 +1,6 @@
-// Access tokens minted as the Engine mints them, and the pre-seeded tokens file the simulator reads.
+// The pre-seeded tokens file the simulator reads (tokens minted by the Engine's own signAccessToken).
 // spec: auth-enrollment.md §3.1–§3.2
 import * as Schema from "effect/Schema"
-import * as jose from "jose"
-import type { AccessTokenKey } from "../../services/keys/KeyMaterial.ts"
-
-/** The server's access-token lifetime (§3.2); benchmarks may mint longer-lived tokens. */
-export const ACCESS_TOKEN_TTL_SECONDS = 900
-
-export interface AccessClaims {
-  readonly guid: string
-  readonly fingerprint: string
-  readonly tokenVersion: number
-}
-
-/**
- * EdDSA JWT, header `{alg:"EdDSA", kid, typ:"JWT"}`, claims `sub "device:<GUID>"`, `guid`,
- * `ssl_key_fingerprint`, `token_version`, `iat`, `nbf`, `exp = iat + ttl`.
- * Kept here until the enrollment service exports its own minting function; then call that instead.
- */
-export const mintAccessToken = (
-  key: AccessTokenKey,
-  claims: AccessClaims,
-  nowSeconds: number,
-  ttlSeconds: number = ACCESS_TOKEN_TTL_SECONDS
-): Promise<string> =>
-  new jose.SignJWT({
-    guid: claims.guid,
-    ssl_key_fingerprint: claims.fingerprint,
-    token_version: claims.tokenVersion
-  })
-    .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "JWT" })
-    .setSubject(`device:${claims.guid}`)
-    .setIssuedAt(nowSeconds)
-    .setNotBefore(nowSeconds)
-    .setExpirationTime(nowSeconds + ttlSeconds)
-    .sign(key.privateKey)
 
 export const SeededAgent = Schema.Struct({
   hostname: Schema.String,
