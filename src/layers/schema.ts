@@ -54,7 +54,9 @@ export const devicesTable: TableDef = {
     "CREATE INDEX IF NOT EXISTS idx_devices_ssl_key ON devices(ssl_key_fingerprint)",
     "CREATE INDEX IF NOT EXISTS idx_devices_status ON devices(status)",
     // GUIDs are compared case-insensitively (legacy rows may be lowercase); this keeps that an index lookup.
-    "CREATE INDEX IF NOT EXISTS idx_devices_guid_upper ON devices(UPPER(guid))"
+    "CREATE INDEX IF NOT EXISTS idx_devices_guid_upper ON devices(UPPER(guid))",
+    // Socket events from pre-token agents and job targets match hostnames case-insensitively.
+    "CREATE INDEX IF NOT EXISTS idx_devices_hostname_lower ON devices(LOWER(hostname))"
   ]
 }
 
