@@ -98,17 +98,25 @@ export const makeHttpApp = Effect.gen(function*() {
   return requestLog(routeOf)(cors(config.corsAllowedOrigins)(app)) as HttpApp.Default<never, never>
 })
 
-const closeServer = (server: http.Server, sockets: Set<Socket>) =>
+/**
+ * Stop accepting, close idle keep-alive connections, cut upgraded (websocket) connections once their
+ * close frames have had a moment to leave, and give in-flight requests 1.5 s before every remaining
+ * connection is cut, so shutdown stays short however many agents are connected.
+ */
+const closeServer = (server: http.Server, sockets: Set<Socket>, upgraded: Set<Socket>) =>
   Effect.async<void>((resume) => {
     if (!server.listening) return resume(Effect.void)
     server.close(() => resume(Effect.void))
     server.closeIdleConnections()
-    // In-flight requests get a moment to finish; then every connection is cut so shutdown stays < 5 s.
-    const timer = setTimeout(() => {
+    const cutUpgraded = setTimeout(() => {
+      for (const socket of upgraded) socket.destroy()
+    }, 250)
+    const cutAll = setTimeout(() => {
       server.closeAllConnections()
       for (const socket of sockets) socket.destroy()
     }, 1500)
-    timer.unref()
+    cutUpgraded.unref()
+    cutAll.unref()
   })
 
 export const HttpServerLive: Layer.Layer<
@@ -138,9 +146,15 @@ export const HttpServerLive: Layer.Layer<
       ? https.createServer({ key: tls.value.keyPem, cert: tls.value.chainPem, minVersion: tls.value.minVersion })
       : http.createServer()
     const sockets = new Set<Socket>()
+    const upgraded = new Set<Socket>()
     server.on("connection", (socket: Socket) => {
       sockets.add(socket)
       socket.once("close", () => sockets.delete(socket))
+    })
+    // (Under TLS this is the TLS socket, not the raw one `connection` saw.)
+    server.on("upgrade", (_request, socket: Socket) => {
+      upgraded.add(socket)
+      socket.once("close", () => upgraded.delete(socket))
     })
     server.on("request", handler)
     server.on("clientError", (_error, socket) => {
@@ -175,9 +189,9 @@ export const HttpServerLive: Layer.Layer<
             yield* Effect.logInfo("http-draining").pipe(Effect.annotateLogs({ seconds: config.shutdownDrainSeconds }))
             yield* Effect.sleep(Duration.seconds(config.shutdownDrainSeconds))
           }
-          yield* Effect.logInfo("http-stopping")
+          yield* Effect.logInfo("http-stopping").pipe(Effect.annotateLogs({ sockets: io.of("/").sockets.size, connections: sockets.size }))
           io.disconnectSockets(true)
-          yield* closeServer(server, sockets)
+          yield* closeServer(server, sockets, upgraded)
         })
     )
     const address = server.address()

@@ -6,10 +6,12 @@ import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import type { Socket } from "socket.io"
 import { EngineConfig } from "../layers/Config.ts"
+import { Lifecycle } from "../layers/Lifecycle.ts"
 import { SocketIo } from "../layers/HttpServer.ts"
 import { DeviceAuth } from "../services/deviceAuth/DeviceAuth.ts"
 import { M } from "../services/metrics/metrics.ts"
@@ -48,6 +50,7 @@ export const RealtimeLive = Layer.scopedDiscard(
     const deviceAuth = yield* DeviceAuth
     const operators = yield* OperatorAuth
     const outbox = yield* RealtimeOutbox
+    const lifecycle = yield* Lifecycle
     const runtime = yield* Effect.runtime<never>()
     const fibers = yield* FiberMap.make<string>()
     const runIn = yield* FiberMap.runtime(fibers)<never>()
@@ -168,6 +171,9 @@ export const RealtimeLive = Layer.scopedDiscard(
       socket.on("disconnect", (reason) => {
         mailbox.length = 0
         M.socketDisconnects.inc({ kind })
+        // At shutdown every socket closes at once: the registry and the drain fibers go with the
+        // scope, and the listener logs one line for all of them instead of one per socket.
+        if (Runtime.runSync(runtime)(Ref.get(lifecycle.draining))) return
         Runtime.runFork(runtime)(
           Effect.all([
             FiberMap.remove(fibers, socket.id),
