@@ -133,7 +133,8 @@ export const startEngineProcess = async (options: EngineProcessOptions): Promise
       stdio: ["ignore", "ignore", "pipe"],
       env: {
         ...process.env,
-        NODE_OPTIONS: "",
+        // e.g. BENCH_ENGINE_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the Engine under load
+        NODE_OPTIONS: process.env["BENCH_ENGINE_NODE_OPTIONS"] ?? "",
         BOREALIS_ROOT: options.root,
         BOREALIS_HOST: "127.0.0.1",
         BOREALIS_PORT: String(options.port ?? 0),

@@ -13,6 +13,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import { createStream, type RotatingFileStream } from "rotating-file-stream"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { EngineConfig } from "./Config.ts"
 import type { LogFormat } from "./configParse.ts"
@@ -158,9 +159,39 @@ export const LoggingLive: Layer.Layer<never, never, EngineConfig> = Layer.unwrap
     )
     stream.on("error", (error) => process.stderr.write(`log file error: ${String(error)}\n`))
     stream.on("warning", (error) => process.stderr.write(`log file warning: ${String(error)}\n`))
+    // Lines logged in one turn of the event loop reach the file as one write: the stream writes each
+    // chunk with its own fs call, which under load (a line per request) cost more than the request.
+    let pending: Array<string> = []
+    let scheduled = false
+    const flush = () => {
+      scheduled = false
+      if (pending.length === 0) return
+      const chunk = pending.join("")
+      pending = []
+      if (stream.writable) stream.write(chunk)
+      if (config.logToStderr) process.stderr.write(chunk)
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(flush))
+    // A process that dies before the next turn (an uncaught exception) still gets its last lines.
+    const onExit = () => {
+      if (pending.length === 0) return
+      const chunk = pending.join("")
+      pending = []
+      try {
+        fs.appendFileSync(path.join(config.logsRoot, LOG_FILE_NAME), chunk)
+      } catch {
+        // nothing better to do while exiting
+      }
+      if (config.logToStderr) process.stderr.write(chunk)
+    }
+    process.once("exit", onExit)
+    yield* Effect.addFinalizer(() => Effect.sync(() => process.off("exit", onExit)))
     const logger = makeLineLogger(config.logFormat, (line) => {
-      if (stream.writable) stream.write(line)
-      if (config.logToStderr) process.stderr.write(line)
+      pending.push(line)
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
     })
     return Layer.merge(
       Logger.replace(Logger.defaultLogger, logger),

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -115,4 +116,47 @@ describe("rotation at local midnight, 30 kept", () => {
     expect(fs.readFileSync(path.join(dir, "engine.log.2026-01-04"), "utf8")).toBe("day 4\n")
     expect(fs.readFileSync(path.join(dir, "engine.log"), "utf8")).toBe(`day ${days + 1}\n`)
   }, 30_000)
+})
+
+describe("LoggingLive writes batches without losing lines", () => {
+  const repo = path.resolve(import.meta.dirname, "..", "..")
+  const child = (root: string, body: string) => {
+    const script = `
+      import * as Effect from "effect/Effect"
+      import * as Layer from "effect/Layer"
+      import { EngineConfig } from ${JSON.stringify(path.join(repo, "src/layers/Config.ts"))}
+      import { LoggingLive } from ${JSON.stringify(path.join(repo, "src/layers/Logging.ts"))}
+      const layer = LoggingLive.pipe(Layer.provide(EngineConfig.forRoot(${JSON.stringify(root)}, { BOREALIS_LOG_STDERR: "false" })))
+      ${body}
+    `
+    return spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: repo, encoding: "utf8", timeout: 20_000 })
+  }
+  const logOf = (root: string) => fs.readFileSync(path.join(root, "Logs", "Server", "engine.log"), "utf8")
+
+  it("lines logged in one turn all reach the file, in order, when the scope closes", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "logbatch-"))
+    const result = child(root, `
+      await Effect.runPromise(Effect.forEach(Array.from({ length: 500 }, (_, i) => i), (i) => Effect.logInfo("line-" + i), { discard: true }).pipe(Effect.provide(layer)))
+    `)
+    expect(result.status, result.stderr).toBe(0)
+    const lines = logOf(root).trimEnd().split("\n")
+    expect(lines).toHaveLength(500)
+    lines.forEach((line, i) => expect(line.endsWith(`-engine-line-${i}`)).toBe(true))
+  })
+
+  it("a process that exits in the same turn as its last log line still writes that line", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "logexit-"))
+    const result = child(root, `
+      await Effect.runPromise(Effect.gen(function*() {
+        yield* Effect.logInfo("first")
+        yield* Effect.sleep(50)
+        yield* Effect.logInfo("last-words")
+        process.exit(3)
+      }).pipe(Effect.scoped, Effect.provide(layer)))
+    `)
+    expect(result.status, result.stderr).toBe(3)
+    const log = logOf(root)
+    expect(log).toMatch(/-engine-first\n/)
+    expect(log).toMatch(/-engine-last-words\n$/)
+  })
 })

@@ -52,7 +52,7 @@ export class DeviceRecords extends Effect.Service<DeviceRecords>()("borealis/Dev
           : yield* sql<Row>`SELECT guid, hostname, ssl_key_fingerprint, token_version, status, agent_id
               FROM devices WHERE UPPER(guid) = ${canonical} LIMIT 1`
         return Option.map(Option.fromNullable(rows[0]), toIdentity)
-      }).pipe(Effect.orDie, Effect.withSpan("DeviceRecords.byGuid"))
+      }).pipe(Effect.orDie, Effect.withSpan("DeviceRecords.byGuid", { captureStackTrace: false }))
 
     /** A free hostname for `guid`: the claim, else `claim-1` … `claim-<tries>`, else `fallback`. */
     const freeHostname = (base: string, guid: string, tries: number, fallback: string) =>
