@@ -13,6 +13,7 @@ import { TestAgent } from "../support/agent.ts"
 import { startEngine } from "../support/engine.ts"
 import { adminClient, enrolledAgent } from "../support/enrollment.ts"
 import { Client } from "../support/http.ts"
+import { connectedAgent, waitFor, writeScript } from "../support/jobs.ts"
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
@@ -84,6 +85,19 @@ describe("GET /metrics", () => {
       const socket = ioClient(engine.url, { transports: ["websocket"], ca: engine.ca, extraHeaders: { authorization: `Bearer ${agent.accessToken}` }, reconnection: false } as never)
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.close()))
       yield* promise(() => new Promise<void>((resolve) => socket.once("connect", () => resolve())))
+      // a job dispatch and its result
+      writeScript(engine.root, "Tools/hello.json", "Write-Output hello")
+      const jobSocket = yield* connectedAgent(engine, agent, "SYSTEM")
+      const jobRun = new Promise<void>((resolve) => jobSocket.once("quick_job_run", () => resolve()))
+      const quick = yield* promise(() => admin.post("/api/scripts/quick_run", { script_path: "Tools/hello.json", hostnames: ["metered"], run_mode: "system" }))
+      expect(quick.status).toBe(200)
+      const jobId = quick.json.results[0].job_id
+      yield* promise(() => jobRun)
+      jobSocket.emit("quick_job_result", { job_id: jobId, status: "Success", stdout: "hello\n", stderr: "" })
+      yield* waitFor(async () => {
+        const text = (await admin.get(`/api/device/activity/job/${jobId}`)).json
+        return text?.status === "Success" ? true : undefined
+      })
       const limited = new TestAgent(engine.client(), "limited")
       for (let i = 0; i < 13; i++) yield* promise(() => limited.request("NO-CODE", {}, { "x-forwarded-for": `192.0.2.${i}` }))
 
@@ -95,8 +109,11 @@ describe("GET /metrics", () => {
       expect(delta("borealis_enrollment_polls_total", { outcome: "approved" })).toBe(1)
       expect(delta("borealis_enrollment_finalizations_total")).toBe(1)
       expect(delta("borealis_token_refreshes_total", { outcome: "invalid_refresh_token" })).toBe(1)
-      expect(delta("borealis_socket_connects_total", { kind: "agent" })).toBe(1)
+      expect(delta("borealis_socket_connects_total", { kind: "agent" })).toBe(2) // the raw socket and the job socket
       expect(delta("borealis_rate_limited_total", { limiter: "enroll_fingerprint" })).toBe(1)
+      expect(delta("borealis_jobs_dispatched_total", { kind: "script", source: "quick_run" })).toBe(1)
+      expect(delta("borealis_jobs_completed_total", { status: "Success" })).toBe(1)
+      expect(delta("borealis_job_dispatch_to_result_seconds_count")).toBe(1)
       expect(valueOf(after.samples, "borealis_agents_connected", { kind: "agent" })).toBeGreaterThanOrEqual(1)
       expect(delta("borealis_http_requests_total", { route: "/api/agent/enroll/request", method: "POST", status: "200" })).toBe(1)
       expect(delta("borealis_http_requests_total", { route: "/api/admin/device-approvals/:id/approve", status: "200" })).toBe(1)

@@ -186,6 +186,8 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
       }
       const runId = yield* runFor(activityId, activity.hostname, field(payload, "context"))
       if (Option.isSome(runId)) yield* settleRun(runId.value, status, now)
+      // A quick run has no scheduled run to settle: its activity reaching a final status completes it.
+      else if (isPendingStatus(activity.status) && !isPendingStatus(status)) M.jobsCompleted.inc({ status })
       if (activity.hostname !== null && activity.hostname !== "") {
         yield* channels.toOperators("device_activity_changed", {
           activity_id: activityId,

@@ -41,7 +41,7 @@ export const M = {
     registers: [metricsRegistry]
   }),
   jobsDispatched: counter("borealis_jobs_dispatched_total", "Job runs dispatched to agents, by kind (script, ansible) and source (scheduled, quick_run).", ["kind", "source"]),
-  jobsCompleted: counter("borealis_jobs_completed_total", "Job runs that reached a final status, by status.", ["status"]),
+  jobsCompleted: counter("borealis_jobs_completed_total", "Job runs (scheduled runs and quick runs) that reached a final status, by status.", ["status"]),
   dispatchToResult: new client.Histogram({
     name: "borealis_job_dispatch_to_result_seconds",
     help: "Time from dispatching a script to an agent until its result arrived.",
