@@ -206,3 +206,13 @@ export const StderrLogging = (format: LogFormat = "text", level: LogLevel.LogLev
     Logger.replace(Logger.defaultLogger, makeLineLogger(format, (line) => process.stderr.write(line))),
     Logger.minimumLogLevel(level)
   )
+
+/**
+ * A DEBUG line for hot paths: below DEBUG nothing is built, not even the annotations (annotating a
+ * line copies the fiber's refs twice, which per socket event was a visible share of its cost).
+ */
+export const logDebugWith = (message: string, annotations: () => Record<string, unknown>, cause?: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
+    LogLevel.greaterThan(minimum, LogLevel.Debug)
+      ? Effect.void
+      : (cause === undefined ? Effect.logDebug(message) : Effect.logDebug(message, cause)).pipe(Effect.annotateLogs(annotations())))

@@ -2,6 +2,7 @@
 // connection drained by a fiber in a FiberMap keyed by socket id, and the event handlers.
 // spec: realtime-jobs.md §1.4, §2; auth-enrollment.md §3.4
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
@@ -12,13 +13,14 @@ import * as Stream from "effect/Stream"
 import type { Socket } from "socket.io"
 import { EngineConfig } from "../layers/Config.ts"
 import { Lifecycle } from "../layers/Lifecycle.ts"
+import { logDebugWith } from "../layers/Logging.ts"
 import { SocketIo } from "../layers/HttpServer.ts"
 import { DeviceAuth } from "../services/deviceAuth/DeviceAuth.ts"
 import { M } from "../services/metrics/metrics.ts"
 import { OperatorAuth } from "../services/operators/OperatorAuth.ts"
 import { AgentRegistry, type SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { AGENTS_ROOM, OPERATORS_ROOM, RealtimeOutbox } from "../services/realtime/RealtimeOutbox.ts"
-import { agentHandlers, operatorHandlers, type EventContext, type EventHandler } from "./events.ts"
+import { agentHandlers, eventServiceTags, type EventContext, type EventServices, operatorHandlers } from "./events.ts"
 
 /** Events queued per connection before new ones are dropped (a flooding client loses its own events). */
 export const MAILBOX_LIMIT = 256
@@ -53,8 +55,10 @@ export const RealtimeLive = Layer.scopedDiscard(
     const lifecycle = yield* Lifecycle
     const runtime = yield* Effect.runtime<never>()
     const fibers = yield* FiberMap.make<string>()
-    const runIn = yield* FiberMap.runtime(fibers)<never>()
-    const context = yield* Effect.context<Effect.Effect.Context<ReturnType<EventHandler>>>()
+    // Event fibers carry only the handlers' services: every span copies its fiber's context, and the
+    // app's whole context (every service) copied per event was most of what a heartbeat allocated.
+    const eventContext = Context.pick(...eventServiceTags)(yield* Effect.context<EventServices>())
+    const runIn = yield* FiberMap.runtime(fibers)<EventServices>().pipe(Effect.mapInputContext((_: Context.Context<never>) => eventContext))
 
     /**
      * Handshake: an agent presents `Authorization: Bearer <access token>` (checked like any agent
@@ -134,7 +138,7 @@ export const RealtimeLive = Layer.scopedDiscard(
           if (next === undefined) break
           const handler = Object.hasOwn(handlers, next.event) ? handlers[next.event] : undefined
           if (handler === undefined) {
-            yield* Effect.logDebug("ws-event-ignored").pipe(Effect.annotateLogs({ event: next.event, sid: socket.id, as: identity._tag }))
+            yield* logDebugWith("ws-event-ignored", () => ({ event: next.event, sid: socket.id, as: identity._tag }))
             continue
           }
           yield* Effect.suspend(() => handler(ctx, next.args)).pipe(
@@ -142,7 +146,7 @@ export const RealtimeLive = Layer.scopedDiscard(
             Effect.catchAllCause((cause) =>
               Cause.isInterruptedOnly(cause)
                 ? Effect.failCause(cause)
-                : Effect.logDebug("ws-event-failed", cause).pipe(Effect.annotateLogs({ event: next.event, sid: socket.id }))
+                : logDebugWith("ws-event-failed", () => ({ event: next.event, sid: socket.id }), cause)
             ),
             Effect.withSpan(`ws.${next.event}`, { captureStackTrace: false })
           )
@@ -151,14 +155,13 @@ export const RealtimeLive = Layer.scopedDiscard(
         // Whatever happens to this drain (even an interruption), the next event starts a new one.
         Effect.ensuring(Effect.sync(() => {
           draining = false
-        })),
-        Effect.provide(context)
+        }))
       )
 
       socket.onAny((event: unknown, ...args: Array<unknown>) => {
         if (typeof event !== "string") return
         if (mailbox.length >= MAILBOX_LIMIT) {
-          Runtime.runFork(runtime)(Effect.logDebug("ws-event-dropped").pipe(Effect.annotateLogs({ event, sid: socket.id, reason: "mailbox full" })))
+          Runtime.runFork(runtime)(logDebugWith("ws-event-dropped", () => ({ event, sid: socket.id, reason: "mailbox full" })))
           return
         }
         mailbox.push({ event, args })

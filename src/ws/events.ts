@@ -1,8 +1,10 @@
 // Socket.IO event handlers (namespace `/`). Payload shapes are the original's; who may send and who
 // hears each event is not (see RealtimeOutbox). spec: realtime-jobs.md §2.1–§2.3
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { Socket } from "socket.io"
+import { logDebugWith } from "../layers/Logging.ts"
 import { agentIdBelongsTo } from "../services/realtime/agentRules.ts"
 import { AgentRegistry, type SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { agentRoom, RealtimeOutbox } from "../services/realtime/RealtimeOutbox.ts"
@@ -17,7 +19,10 @@ export interface EventContext {
 
 type Json = Readonly<Record<string, unknown>>
 
-export type EventServices = AgentRegistry | RealtimeOutbox | ScreenshotCache | JobResults | ScheduledJobs
+/** The services event handlers use: the only ones their fibers carry (a span copies its fiber's context). */
+export const eventServiceTags = [AgentRegistry, RealtimeOutbox, ScreenshotCache, JobResults, ScheduledJobs] as const
+
+export type EventServices = Context.Tag.Identifier<(typeof eventServiceTags)[number]>
 
 export type EventHandler = (ctx: EventContext, args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown, EventServices>
 
@@ -35,7 +40,7 @@ export const ackOf = (args: ReadonlyArray<unknown>): ((...reply: Array<unknown>)
 const nonEmptyString = (v: unknown): string | undefined => (typeof v === "string" && v.trim() !== "" ? v : undefined)
 
 const dropped = (ctx: EventContext, event: string, reason: string) =>
-  Effect.logDebug("ws-payload-dropped").pipe(Effect.annotateLogs({ event, reason, sid: ctx.socket.id }))
+  logDebugWith("ws-payload-dropped", () => ({ event, reason, sid: ctx.socket.id }))
 
 /** A device socket speaks only for its own agent ids; a pre-token (anonymous) agent for any. */
 const mayActAs = (ctx: EventContext, agentId: string): boolean =>
@@ -82,9 +87,7 @@ const agentHeartbeat: EventHandler = (ctx, args) =>
     const agentId = yield* ownAgentId(ctx, "agent_heartbeat", payload)
     if (Option.isNone(agentId)) return
     const record = yield* (yield* AgentRegistry).heartbeat(ctx.socket.id, payload)
-    if (Option.isSome(record)) {
-      yield* Effect.logDebug("agent-heartbeat").pipe(Effect.annotateLogs({ agent_id: record.value.agent_id, host: record.value.hostname }))
-    }
+    if (Option.isSome(record)) yield* logDebugWith("agent-heartbeat", () => ({ agent_id: record.value.agent_id, host: record.value.hostname }))
     ackOf(args)?.({ status: "ok" })
   })
 

@@ -11,6 +11,7 @@ import {
   formatJsonLine,
   formatTextLine,
   KEPT_ROTATIONS,
+  logDebugWith,
   makeLineLogger,
   openRotatingLog
 } from "../../src/layers/Logging.ts"
@@ -67,6 +68,21 @@ describe("line format (spec §2.1)", () => {
       expect(lines[0]).toContain(" span=outer>inner")
       expect(lines[0]).toContain(" level=ERROR")
       expect(lines[0]!.trimEnd().split("\n")).toHaveLength(1)
+    }))
+
+  it.effect("hot-path DEBUG lines carry their annotations at DEBUG and build nothing at INFO", () =>
+    Effect.gen(function*() {
+      let built = 0
+      const line = logDebugWith("agent-heartbeat", () => {
+        built++
+        return { agent_id: "A-1", host: "pc1" }
+      })
+      const debugLines = yield* capture("text", line)
+      expect(debugLines).toHaveLength(1)
+      expect(debugLines[0]).toMatch(/-engine-agent-heartbeat level=DEBUG (agent_id=A-1 host=pc1|host=pc1 agent_id=A-1)\n$/)
+      const infoLines = yield* capture("text", line.pipe(Logger.withMinimumLogLevel(LogLevel.Info)))
+      expect(infoLines).toHaveLength(0)
+      expect(built).toBe(1)
     }))
 
   it.effect("BOREALIS_LOG_FORMAT=json writes one JSON object per line", () =>
