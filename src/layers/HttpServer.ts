@@ -190,7 +190,10 @@ export const HttpServerLive: Layer.Layer<
             yield* Effect.sleep(Duration.seconds(config.shutdownDrainSeconds))
           }
           yield* Effect.logInfo("http-stopping").pipe(Effect.annotateLogs({ sockets: io.of("/").sockets.size, connections: sockets.size }))
-          io.disconnectSockets(true)
+          // Close the Engine.IO transports, not the Socket.IO sessions: a client told DISCONNECT (as
+          // `disconnectSockets` does) treats it as final — python-socketio and the web UI's client then
+          // never reconnect — while a closed transport makes both come back to the next server.
+          io.engine.close()
           yield* closeServer(server, sockets, upgraded)
         })
     )

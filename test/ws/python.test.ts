@@ -2,10 +2,12 @@
 // (Bearer header, as the token-era agent sends it) receives its config and relays a screenshot.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { io as ioClient } from "socket.io-client"
-import { startEngine } from "../support/engine.ts"
+import { startEngine, tempRoot } from "../support/engine.ts"
 import { adminClient, enrolledAgent, sql } from "../support/enrollment.ts"
 import { runPython } from "../support/python.ts"
 
@@ -38,7 +40,81 @@ print(json.dumps({"config": got["config"]}), flush=True)
 sio.disconnect()
 `
 
+// The agent's own client settings (realtime-jobs.md §1.3) with a short delay: it must come back by
+// itself after the server restarts, which python-socketio does only when the server did not send it
+// a Socket.IO DISCONNECT (that ends its reconnection for good).
+const RECONNECTING_AGENT = String.raw`
+import json, sys, threading, requests, socketio
+url, ca, token, agent_id = sys.argv[1:5]
+http = requests.Session()
+http.verify = ca
+sio = socketio.Client(http_session=http, reconnection=True, reconnection_attempts=0, reconnection_delay=0.5, reconnection_delay_max=1)
+connects = []
+twice = threading.Event()
+
+@sio.event
+def connect():
+    connects.append(sio.sid)
+    sio.emit("connect_agent", {"agent_id": agent_id, "service_mode": "SYSTEM"})
+    print(json.dumps({"connected": len(connects)}, separators=(",", ":")), flush=True)
+    if len(connects) == 2:
+        twice.set()
+
+sio.connect(url, transports=["websocket"], headers={"Authorization": "Bearer " + token, "X-Borealis-Agent-Context": "SYSTEM"}, wait_timeout=10)
+twice.wait(40)
+print(json.dumps({"connects": len(connects)}, separators=(",", ":")), flush=True)
+sio.disconnect()
+`
+
+const waitUntil = (check: () => Promise<boolean>, timeoutMs: number) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (await check()) return true
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    return false
+  })
+
 describe("python-socketio agent", () => {
+  it.scoped("reconnects by itself after a graceful server restart and announces itself again (so does the web UI's client)", () =>
+    Effect.gen(function*() {
+      const root = tempRoot()
+      const first = yield* Scope.make()
+      const engine = yield* startEngine({ root }).pipe(Scope.extend(first))
+      const admin = yield* Effect.promise(() => adminClient(engine.client))
+      const agent = yield* Effect.promise(() => enrolledAgent(engine, admin, "py-restart"))
+      const caFile = path.join(root, "ca.pem")
+      fs.writeFileSync(caFile, engine.ca ?? "")
+      const agentId = `PY-RESTART_${agent.guid}_SYSTEM`
+      const run = runPython(RECONNECTING_AGENT, [engine.url, caFile, agent.accessToken, agentId], 50_000)
+      // and the web UI's client (socket.io-client, default reconnection) beside it
+      const operator = ioClient(engine.url, {
+        transports: ["websocket"],
+        ca: engine.ca,
+        extraHeaders: { cookie: admin.cookieHeader() ?? "" },
+        reconnectionDelay: 200,
+        reconnectionDelayMax: 500
+      } as never)
+      yield* Effect.addFinalizer(() => Effect.sync(() => operator.close()))
+      let operatorConnects = 0
+      operator.on("connect", () => operatorConnects++)
+      const announced = (client: typeof admin) => async () => (await client.get("/api/agents")).json[agentId] !== undefined
+      expect(yield* waitUntil(announced(admin), 15_000)).toBe(true)
+      yield* Scope.close(first, Exit.void)
+      const second = yield* startEngine({ root, env: { BOREALIS_PORT: String(engine.port) } })
+      const admin2 = yield* Effect.promise(() => adminClient(second.client))
+      const result = yield* Effect.promise(() => run)
+      expect({ stdout: result.stdout, stderr: result.stderr, code: result.code }).toEqual({
+        stdout: [{ connected: 1 }, { connected: 2 }, { connects: 2 }].map((line) => JSON.stringify(line) + "\n").join(""),
+        stderr: "",
+        code: 0
+      })
+      expect(yield* waitUntil(announced(admin2), 5_000)).toBe(true)
+      expect(yield* waitUntil(async () => operatorConnects === 2, 10_000)).toBe(true)
+    }), 90_000)
+
+
   it.scoped("connects with its Bearer token, acks connect_agent, gets agent_config, relays a screenshot to the operator", () =>
     Effect.gen(function*() {
       const engine = yield* startEngine()
