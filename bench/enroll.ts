@@ -2,11 +2,12 @@
 // (tokens), then refreshes, against the Engine as a child process on 127.0.0.1. Prints enrollments/s
 // and refreshes/s with p50/p99 latency and writes bench/results/enroll.json.
 //
-//   npm run bench:enroll -- [--agents 2000] [--concurrency 32] [--refresh-seconds 20] [--plain]
+//   npm run bench:enroll -- [--agents 2000] [--concurrency 32] [--refresh-seconds 20] [--plain] [--keep-root]
 //
 // Agents come from distinct X-Forwarded-For addresses (as behind a proxy), so the per-IP enrollment
 // limit (40/min) applies per simulated machine, not to the whole benchmark.
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import * as https from "node:https"
 import { Histogram } from "../src/tools/simulator/histogram.ts"
@@ -28,7 +29,8 @@ interface Reply {
 }
 
 const main = async () => {
-  const engine = await startEngineProcess({ root: tempRoot("bench-enroll-"), tls: TLS, env: { BOREALIS_FLASK_SECRET_KEY: crypto.randomBytes(24).toString("hex") } })
+  const root = tempRoot("bench-enroll-")
+  const engine = await startEngineProcess({ root, tls: TLS, env: { BOREALIS_FLASK_SECRET_KEY: crypto.randomBytes(24).toString("hex") } })
   const agent = TLS
     ? new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY + 4, ca: engine.ca })
     : new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY + 4 })
@@ -138,6 +140,8 @@ const main = async () => {
   const refreshCpu = cpuSeconds(engine.pid) - cpu1
   await engine.stop()
   agent.destroy()
+  if (process.argv.includes("--keep-root")) console.log(`kept ${root}`)
+  else fs.rmSync(root, { recursive: true, force: true })
 
   const e = enrollLatency.summary()
   const r = refreshLatency.summary()

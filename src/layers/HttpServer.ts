@@ -193,8 +193,14 @@ export const HttpServerLive: Layer.Layer<
           // Close the Engine.IO transports, not the Socket.IO sessions: a client told DISCONNECT (as
           // `disconnectSockets` does) treats it as final — python-socketio and the web UI's client then
           // never reconnect — while a closed transport makes both come back to the next server.
+          const started = performance.now()
           io.engine.close()
+          const closedSockets = performance.now()
           yield* closeServer(server, sockets, upgraded)
+          yield* Effect.logInfo("http-stopped").pipe(Effect.annotateLogs({
+            sockets_closed_ms: Math.round(closedSockets - started),
+            total_ms: Math.round(performance.now() - started)
+          }))
         })
     )
     const address = server.address()
