@@ -86,8 +86,7 @@ const agentHeartbeat: EventHandler = (ctx, args) =>
     const payload = payloadOf(args)
     const agentId = yield* ownAgentId(ctx, "agent_heartbeat", payload)
     if (Option.isNone(agentId)) return
-    const record = yield* (yield* AgentRegistry).heartbeat(ctx.socket.id, payload)
-    if (Option.isSome(record)) yield* logDebugWith("agent-heartbeat", () => ({ agent_id: record.value.agent_id, host: record.value.hostname }))
+    yield* (yield* AgentRegistry).heartbeat(ctx.socket.id, payload)
     ackOf(args)?.({ status: "ok" })
   })
 

@@ -191,11 +191,15 @@ describe("the registry actor", () => {
       yield* Effect.gen(function*() {
         const registry = yield* startRegistry()
         yield* registry.socketOpened("s", { _tag: "LegacyAgent" })
-        const exit = yield* Effect.exit(registry.heartbeat("s", { agent_id: "x-agent", hostname: "x" }))
+        // an asked message fails its caller…
+        const exit = yield* Effect.exit(registry.connectAgent("s", "x-agent", { hostname: "x" }))
         expect(exit._tag).toBe("Failure")
+        // …a told one (heartbeats) fails only itself
+        const told = yield* Effect.exit(registry.heartbeat("s", { agent_id: "x-agent", hostname: "x" }))
+        expect(told._tag).toBe("Success")
         const snap = yield* registry.snapshot
         expect(snap.sockets.legacy).toBe(1)
-        expect((yield* registry.stats).failures).toBe(1)
+        expect((yield* registry.stats).failures).toBe(2)
         // and the actor fiber is interrupted with its scope (supervised), not left running
         const fiber = yield* Effect.fork(registry.snapshot)
         expect((yield* Fiber.join(fiber)).sockets.legacy).toBe(1)

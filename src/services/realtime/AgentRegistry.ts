@@ -11,6 +11,7 @@ import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import { EngineConfig } from "../../layers/Config.ts"
+import { logDebugWith } from "../../layers/Logging.ts"
 import { DeviceWriteBehind, type DeviceColumns, type DeviceMatch } from "../presence/DeviceWriteBehind.ts"
 import {
   COLLECTOR_ACTIVE_SECONDS,
@@ -69,7 +70,7 @@ type Command =
   | { readonly _tag: "SocketOpened"; readonly socketId: string; readonly identity: SocketIdentity }
   | { readonly _tag: "SocketClosed"; readonly socketId: string }
   | { readonly _tag: "ConnectAgent"; readonly socketId: string; readonly agentId: string; readonly payload: Json; readonly reply: Deferred.Deferred<AgentRecord> }
-  | { readonly _tag: "Heartbeat"; readonly socketId: string; readonly payload: Json; readonly reply: Deferred.Deferred<Option.Option<AgentRecord>> }
+  | { readonly _tag: "Heartbeat"; readonly socketId: string; readonly payload: Json }
   | { readonly _tag: "CollectorStatus"; readonly socketId: string; readonly payload: Json; readonly reply: Deferred.Deferred<void> }
   | { readonly _tag: "GetConfig"; readonly agentId: string; readonly reply: Deferred.Deferred<Option.Option<Json>> }
   | { readonly _tag: "SetConfig"; readonly agentId: string; readonly config: Json; readonly reply: Deferred.Deferred<void> }
@@ -325,7 +326,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
           case "Heartbeat": {
             const payload = command.payload
             const agentId = str(payload["agent_id"])
-            if (agentId === "") return yield* Deferred.succeed(command.reply, Option.none())
+            if (agentId === "") return
             const socket = sockets.get(command.socketId)
             const hostname = socket?.identity._tag === "Agent" && socket.identity.hostname !== ""
               ? socket.identity.hostname
@@ -373,7 +374,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
               }
             }
             yield* persist({ guid: r.agent_guid, hostname: r.hostname, agentId, set: { last_seen: r.last_seen, agent_id: agentId, ...osColumn(os) } })
-            yield* Deferred.succeed(command.reply, Option.some(freeze(r)))
+            yield* logDebugWith("agent-heartbeat", () => ({ agent_id: agentId, host: r.hostname }))
             return
           }
           case "CollectorStatus": {
@@ -519,7 +520,8 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
       socketClosed: (socketId: string) => tell({ _tag: "SocketClosed", socketId }),
       connectAgent: (socketId: string, agentId: string, payload: Json) =>
         ask<AgentRecord>((reply) => ({ _tag: "ConnectAgent", socketId, agentId, payload, reply })),
-      heartbeat: (socketId: string, payload: Json) => ask<Option.Option<AgentRecord>>((reply) => ({ _tag: "Heartbeat", socketId, payload, reply })),
+      /** Told, not asked: the sender's ack does not wait for the actor (the bounded mailbox still pushes back). */
+      heartbeat: (socketId: string, payload: Json) => tell({ _tag: "Heartbeat", socketId, payload }),
       collectorStatus: (socketId: string, payload: Json) => ask<void>((reply) => ({ _tag: "CollectorStatus", socketId, payload, reply })),
       getConfig: (agentId: string) => ask<Option.Option<Json>>((reply) => ({ _tag: "GetConfig", agentId, reply })),
       setConfig: (agentId: string, config: Json) => ask<void>((reply) => ({ _tag: "SetConfig", agentId, config, reply })),
