@@ -99,23 +99,18 @@ export const makeHttpApp = Effect.gen(function*() {
 })
 
 /**
- * Stop accepting, close idle keep-alive connections, cut upgraded (websocket) connections once their
- * close frames have had a moment to leave, and give in-flight requests 1.5 s before every remaining
- * connection is cut, so shutdown stays short however many agents are connected.
+ * Stop accepting, close idle keep-alive connections, and give in-flight requests 1.5 s before every
+ * remaining connection is cut, so shutdown stays short however many agents are connected.
  */
-const closeServer = (server: http.Server, sockets: Set<Socket>, upgraded: Set<Socket>) =>
+const closeServer = (server: http.Server, sockets: Set<Socket>) =>
   Effect.async<void>((resume) => {
     if (!server.listening) return resume(Effect.void)
     server.close(() => resume(Effect.void))
     server.closeIdleConnections()
-    const cutUpgraded = setTimeout(() => {
-      for (const socket of upgraded) socket.destroy()
-    }, 250)
     const cutAll = setTimeout(() => {
       server.closeAllConnections()
       for (const socket of sockets) socket.destroy()
     }, 1500)
-    cutUpgraded.unref()
     cutAll.unref()
   })
 
@@ -201,7 +196,7 @@ export const HttpServerLive: Layer.Layer<
             if (socket.conn.transport.name !== "websocket") socket.conn.close()
           }
           const closedSockets = performance.now()
-          yield* closeServer(server, sockets, upgraded)
+          yield* closeServer(server, sockets)
           yield* Effect.logInfo("http-stopped").pipe(Effect.annotateLogs({
             sockets_closed_ms: Math.round(closedSockets - started),
             total_ms: Math.round(performance.now() - started)
