@@ -163,27 +163,30 @@ export const LoggingLive: Layer.Layer<never, never, EngineConfig> = Layer.unwrap
     // chunk with its own fs call, which under load (a line per request) cost more than the request.
     let pending: Array<string> = []
     let scheduled = false
-    const flush = () => {
-      scheduled = false
+    /** Hand the lines logged so far to `toFile`, and to stderr when mirrored. */
+    const drain = (toFile: (chunk: string) => void) => {
       if (pending.length === 0) return
       const chunk = pending.join("")
       pending = []
-      if (stream.writable) stream.write(chunk)
+      toFile(chunk)
       if (config.logToStderr) process.stderr.write(chunk)
+    }
+    const flush = () => {
+      scheduled = false
+      drain((chunk) => {
+        if (stream.writable) stream.write(chunk)
+      })
     }
     yield* Effect.addFinalizer(() => Effect.sync(flush))
     // A process that dies before the next turn (an uncaught exception) still gets its last lines.
-    const onExit = () => {
-      if (pending.length === 0) return
-      const chunk = pending.join("")
-      pending = []
-      try {
-        fs.appendFileSync(path.join(config.logsRoot, LOG_FILE_NAME), chunk)
-      } catch {
-        // nothing better to do while exiting
-      }
-      if (config.logToStderr) process.stderr.write(chunk)
-    }
+    const onExit = () =>
+      drain((chunk) => {
+        try {
+          fs.appendFileSync(path.join(config.logsRoot, LOG_FILE_NAME), chunk)
+        } catch {
+          // nothing better to do while exiting
+        }
+      })
     process.once("exit", onExit)
     yield* Effect.addFinalizer(() => Effect.sync(() => process.off("exit", onExit)))
     const logger = makeLineLogger(config.logFormat, (line) => {
