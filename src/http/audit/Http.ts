@@ -2,7 +2,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import { Audit } from "../../services/audit/Audit.ts"
 import { BadRequest } from "../../services/errors.ts"
-import { parseIso } from "../../services/enrollment/adminRecords.ts"
+import { parseIsoUtc } from "../../services/time.ts"
 import { BorealisApi } from "../Api.ts"
 
 type Param = string | ReadonlyArray<string> | undefined
@@ -17,7 +17,7 @@ const instant = (raw: Param, name: string) => {
   const v = first(raw)
   if (v === undefined) return Effect.succeed(undefined)
   if (/^\d{1,12}$/.test(v)) return Effect.succeed(Number(v))
-  const ms = parseIso(v)
+  const ms = parseIsoUtc(v)
   return ms === undefined ? Effect.fail(new BadRequest({ error: `invalid_${name}` })) : Effect.succeed(Math.floor(ms / 1000))
 }
 

@@ -13,6 +13,7 @@ import { normalizeGuid } from "../devices/identity.ts"
 import { BadRequest, Conflict, NotFound } from "../errors.ts"
 import type { Actor } from "../operators/OperatorAccounts.ts"
 import { transactionally } from "../sqlResult.ts"
+import { parseIsoUtc } from "../time.ts"
 import {
   approvalStatusOf,
   clampMaxUses,
@@ -22,7 +23,6 @@ import {
   generateInstallCode,
   type InstallCodeRecord,
   isoOrNull,
-  parseIso,
   pythonIso,
   VALID_TTL_HOURS
 } from "./adminRecords.ts"
@@ -40,7 +40,7 @@ const CANONICAL_GUID = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F
 const toCodeRecord = (row: InstallCodeRow, nowMs: number): InstallCodeRecord => {
   const maxUses = Number(row.max_uses ?? 1) || 1
   const useCount = Number(row.use_count ?? 0) || 0
-  const expiresAtMs = parseIso(row.expires_at)
+  const expiresAtMs = parseIsoUtc(row.expires_at)
   const usedBy = normalizeGuid(row.used_by_guid ?? "")
   return {
     id: row.id,
@@ -74,7 +74,7 @@ const make = (clock: AdminClock) =>
       const now = clock.nowMs()
       const filter = (status ?? "").trim().toLowerCase()
       const records = (yield* repo.listCodes).map((row) => toCodeRecord(row, now))
-      const sorted = [...records].sort((a, b) => (parseIso(a.expires_at) ?? 0) - (parseIso(b.expires_at) ?? 0))
+      const sorted = [...records].sort((a, b) => (parseIsoUtc(a.expires_at) ?? 0) - (parseIsoUtc(b.expires_at) ?? 0))
       return ["active", "expired", "used"].includes(filter) ? sorted.filter((r) => r.status === (filter as CodeStatus)) : sorted
     })
 

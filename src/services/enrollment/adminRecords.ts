@@ -49,12 +49,9 @@ export const pythonIso = (ms: number): string => {
   return `${base}${micros === 0 ? "" : "." + pad(micros, 6)}+00:00`
 }
 
-/** ISO-8601 as the original's `fromisoformat` reads it (naive = UTC); undefined when unparseable. */
-export const parseIso = parseIsoUtc
-
 /** An ISO column rendered the original's way (or null when empty or unreadable). */
 export const isoOrNull = (value: unknown): string | null => {
-  const ms = parseIso(value)
+  const ms = parseIsoUtc(value)
   return ms === undefined ? null : pythonIso(ms)
 }
 
