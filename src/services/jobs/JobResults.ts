@@ -181,13 +181,13 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
         stdout: stream("stdout", activity.stdout),
         stderr: stream("stderr", activity.stderr)
       })
-      if (isPendingStatus(activity.status) && !isPendingStatus(status) && activity.ran_at !== null) {
-        M.dispatchToResult.observe(Math.max(0, now - activity.ran_at))
-      }
+      // This report moves the activity from pending (Running, …) to a final status.
+      const finishes = isPendingStatus(activity.status) && !isPendingStatus(status)
+      if (finishes && activity.ran_at !== null) M.dispatchToResult.observe(Math.max(0, now - activity.ran_at))
       const runId = yield* runFor(activityId, activity.hostname, field(payload, "context"))
       if (Option.isSome(runId)) yield* settleRun(runId.value, status, now)
       // A quick run has no scheduled run to settle: its activity reaching a final status completes it.
-      else if (isPendingStatus(activity.status) && !isPendingStatus(status)) M.jobsCompleted.inc({ status })
+      else if (finishes) M.jobsCompleted.inc({ status })
       if (activity.hostname !== null && activity.hostname !== "") {
         yield* channels.toOperators("device_activity_changed", {
           activity_id: activityId,
