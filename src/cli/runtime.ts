@@ -10,6 +10,7 @@ import { EngineConfig } from "../layers/Config.ts"
 import { MigrationsLive } from "../layers/Migrations.ts"
 import { SqlLive } from "../layers/Sql.ts"
 import { Audit } from "../services/audit/Audit.ts"
+import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
 import type { Actor } from "../services/operators/OperatorAccounts.ts"
 import { OperatorsLive } from "../services/operators/layer.ts"
 
@@ -25,7 +26,12 @@ export const CliLoggingLive = Layer.merge(
   Logger.minimumLogLevel(LogLevel.Warning)
 )
 
-const database = MigrationsLive.pipe(Layer.provideMerge(SqlLive), Layer.provideMerge(EngineConfig.fromEnv()))
+const database = MigrationsLive.pipe(
+  Layer.provideMerge(SqlLive),
+  // Operator tokens, TOTP seeds and password hashes use the Engine's own keys.
+  Layer.provideMerge(KeyMaterial.Live),
+  Layer.provideMerge(EngineConfig.fromEnv())
+)
 
 /** The operator services on the Engine's database (created and migrated if needed). */
 export const CliServicesLive = OperatorsLive.pipe(

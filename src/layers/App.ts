@@ -36,11 +36,6 @@ const BootstrapStarted = Layer.scopedDiscard(
         Effect.annotateLogs({ variable: w.variable, value: w.value, reason: w.message })
       )
     }
-    if (config.secretKeyIsDefault) {
-      yield* Effect.logWarning(
-        "SECURITY: BOREALIS_FLASK_SECRET_KEY is the default 'change-me'; anyone can forge operator sessions. Set a long random value."
-      )
-    }
   })
 )
 

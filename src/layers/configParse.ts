@@ -4,6 +4,7 @@ import * as Schema from "effect/Schema"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as path from "node:path"
+import proxyAddr from "proxy-addr"
 
 /** What the parser may ask of the file system (injected so the rules stay testable). */
 export interface PathProbe {
@@ -49,8 +50,23 @@ export const EngineSettings = Schema.Struct({
   applyMigrations: Schema.Boolean,
   staticRoot: Schema.String,
   corsAllowedOrigins: Schema.Array(Schema.String).pipe(Schema.minItems(1)),
-  secretKey: Schema.Redacted(Schema.String),
-  secretKeyIsDefault: Schema.Boolean,
+  /** BOREALIS_FLASK_SECRET_KEY when set (strong); otherwise the key folder holds a generated one. */
+  secretKey: Schema.OptionFromUndefinedOr(Schema.Redacted(Schema.String)),
+  /** Addresses whose `X-Forwarded-For` is believed (proxy-addr syntax: IPs, CIDRs, `loopback`, …). */
+  trustedProxies: Schema.Array(Schema.String),
+  http: Schema.Struct({
+    headersTimeoutMs: Schema.Int.pipe(Schema.nonNegative()),
+    requestTimeoutMs: Schema.Int.pipe(Schema.nonNegative()),
+    keepAliveTimeoutMs: Schema.Int.pipe(Schema.nonNegative()),
+    idleTimeoutMs: Schema.Int.pipe(Schema.nonNegative()),
+    tlsHandshakeTimeoutMs: Schema.Int.pipe(Schema.nonNegative()),
+    /** Connections per client address that have not authenticated yet (0 = no cap). */
+    maxUnauthenticatedPerAddress: Schema.Int.pipe(Schema.nonNegative()),
+    /** Body limit of the routes that take no credentials (enrollment, refresh, login, recap). */
+    maxUnauthenticatedBodyBytes: Schema.Int.pipe(Schema.positive())
+  }),
+  /** Days of audit events kept (0 = keep forever). */
+  auditRetentionDays: Schema.Int.pipe(Schema.nonNegative()),
   debug: Schema.Boolean,
   host: Schema.String,
   port: Schema.Int.pipe(Schema.between(0, 65535)),
@@ -96,7 +112,34 @@ export interface ParsedEnvironment {
   readonly warnings: ReadonlyArray<ConfigWarning>
 }
 
+/** The original's default secret: known to everyone, so refused when set explicitly (outside debug). */
 export const DEFAULT_SECRET_KEY = "change-me"
+/** Shorter secrets are refused (outside debug): 32 bytes is what HMAC-SHA256 can use in full. */
+export const MIN_SECRET_BYTES = 32
+const KNOWN_WEAK_SECRETS = new Set([DEFAULT_SECRET_KEY, "changeme", "change_me", "secret", "password", "borealis"])
+
+/** Why an explicitly set operator-token secret is too weak to use, if it is. */
+export const secretWeakness = (value: string): string | undefined => {
+  if (KNOWN_WEAK_SECRETS.has(value.trim().toLowerCase())) return "a published default that lets anyone forge operator tokens"
+  const bytes = Buffer.byteLength(value, "utf8")
+  if (bytes < MIN_SECRET_BYTES) return `${bytes} bytes; at least ${MIN_SECRET_BYTES} random bytes are needed (openssl rand -hex 32)`
+  return undefined
+}
+
+/** `BOREALIS_TRUSTED_PROXIES`: comma-separated proxy-addr entries; `none` trusts no proxy. */
+export const parseTrustedProxies = (raw: string | undefined): ReadonlyArray<string> | { readonly invalid: string } => {
+  if (raw === undefined || raw.trim() === "") return ["loopback"]
+  const parts = raw.split(",").map((p) => p.trim()).filter((p) => p !== "")
+  if (parts.length === 1 && parts[0]!.toLowerCase() === "none") return []
+  for (const part of parts) {
+    try {
+      proxyAddr.compile(part)
+    } catch {
+      return { invalid: part }
+    }
+  }
+  return parts
+}
 export const DEFAULT_PORT = 5000
 const TRUE_VALUES = new Set(["1", "true", "yes", "on"])
 const FALSE_VALUES = new Set(["0", "false", "no", "off", ""])
@@ -242,14 +285,64 @@ export const parseEnvironment = (
   const databaseRaw = nonEmpty("BOREALIS_DATABASE_PATH")
   const staticRaw = nonEmpty("BOREALIS_STATIC_ROOT")
 
-  const secretKey = env["BOREALIS_FLASK_SECRET_KEY"] ?? DEFAULT_SECRET_KEY
-  if (secretKey === "") {
+  const debug = flag("BOREALIS_DEBUG", "false")
+  const secretRaw = env["BOREALIS_FLASK_SECRET_KEY"]
+  if (secretRaw === "") {
     return Either.left(new ConfigInvalid({
       variable: "BOREALIS_FLASK_SECRET_KEY",
       value: "",
-      reason: "an empty secret would let anyone forge operator sessions; set a long random value or unset it"
+      reason: "an empty secret would let anyone forge operator sessions; set a long random value or unset it (a random one is then generated and kept in the key folder)"
     }))
   }
+  if (secretRaw !== undefined) {
+    const weakness = secretWeakness(secretRaw)
+    if (weakness !== undefined) {
+      if (!debug) {
+        return Either.left(new ConfigInvalid({
+          variable: "BOREALIS_FLASK_SECRET_KEY",
+          value: "<redacted>",
+          reason: `too weak (${weakness}); unset it to have a random secret generated, or set at least ${MIN_SECRET_BYTES} random bytes`
+        }))
+      }
+      warn("BOREALIS_FLASK_SECRET_KEY", "<redacted>", `too weak (${weakness}); accepted only because BOREALIS_DEBUG is on`)
+    }
+  }
+
+  const proxies = parseTrustedProxies(nonEmpty("BOREALIS_TRUSTED_PROXIES"))
+  if ("invalid" in proxies) {
+    return Either.left(new ConfigInvalid({
+      variable: "BOREALIS_TRUSTED_PROXIES",
+      value: proxies.invalid,
+      reason: "expected IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal, none), comma-separated"
+    }))
+  }
+  const seconds = (name: string, fallback: number): number | ConfigInvalid => {
+    const raw = nonEmpty(name)
+    if (raw === undefined) return fallback * 1000
+    const n = Number(raw.trim())
+    if (!Number.isFinite(n) || n < 0 || n > 86_400) {
+      return new ConfigInvalid({ variable: name, value: raw, reason: "expected a number of seconds (0 turns the timeout off)" })
+    }
+    return Math.round(n * 1000)
+  }
+  const nonNegativeInt = (name: string, fallback: number): number | ConfigInvalid => {
+    const raw = nonEmpty(name)
+    if (raw === undefined) return fallback
+    const n = parsePythonInt(raw)
+    return n === undefined || n < 0 ? new ConfigInvalid({ variable: name, value: raw, reason: "expected a whole number ≥ 0" }) : n
+  }
+  const httpLimits = {
+    headersTimeoutMs: seconds("BOREALIS_HTTP_HEADERS_TIMEOUT_SECONDS", 20),
+    requestTimeoutMs: seconds("BOREALIS_HTTP_REQUEST_TIMEOUT_SECONDS", 60),
+    keepAliveTimeoutMs: seconds("BOREALIS_HTTP_KEEPALIVE_TIMEOUT_SECONDS", 5),
+    idleTimeoutMs: seconds("BOREALIS_HTTP_IDLE_TIMEOUT_SECONDS", 60),
+    tlsHandshakeTimeoutMs: seconds("BOREALIS_TLS_HANDSHAKE_TIMEOUT_SECONDS", 10),
+    maxUnauthenticatedPerAddress: nonNegativeInt("BOREALIS_MAX_UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS", 256),
+    maxUnauthenticatedBodyBytes: positiveInt("BOREALIS_MAX_UNAUTHENTICATED_BODY_BYTES", 1024 * 1024)
+  }
+  for (const value of Object.values(httpLimits)) if (value instanceof ConfigInvalid) return Either.left(value)
+  const auditRetentionDays = nonNegativeInt("BOREALIS_AUDIT_RETENTION_DAYS", 0)
+  if (auditRetentionDays instanceof ConfigInvalid) return Either.left(auditRetentionDays)
 
   const portRaw = env["BOREALIS_PORT"]
   let port = DEFAULT_PORT
@@ -389,9 +482,11 @@ export const parseEnvironment = (
     applyMigrations: flag("BOREALIS_ENGINE_AUTO_MIGRATE", "true"),
     staticRoot: staticRaw !== undefined ? resolvePath(staticRaw, probe) : discoverStaticRoot(projectRoot, probe),
     corsAllowedOrigins: parseCorsOrigins(env["BOREALIS_CORS_ALLOWED_ORIGINS"]),
-    secretKey,
-    secretKeyIsDefault: secretKey === DEFAULT_SECRET_KEY,
-    debug: flag("BOREALIS_DEBUG", "false"),
+    secretKey: secretRaw,
+    trustedProxies: proxies,
+    http: httpLimits,
+    auditRetentionDays,
+    debug,
     host,
     port,
     logFormat,

@@ -95,14 +95,24 @@ describe("BOREALIS_HOST, secret key", () => {
     expect(empty.warnings.map((w) => w.variable)).toContain("BOREALIS_HOST")
   })
 
-  it("secret key defaults to change-me and is flagged; verbatim otherwise", () => {
-    const d = ok({}).settings
-    expect(Redacted.value(d.secretKey)).toBe("change-me")
-    expect(d.secretKeyIsDefault).toBe(true)
-    const s = ok({ BOREALIS_FLASK_SECRET_KEY: " s3cret " }).settings
-    expect(Redacted.value(s.secretKey)).toBe(" s3cret ")
-    expect(s.secretKeyIsDefault).toBe(false)
+  it("secret key: unset means generated in the key folder; a strong value is kept verbatim", () => {
+    expect(Option.isNone(ok({}).settings.secretKey)).toBe(true)
+    const strong = ` ${"k".repeat(40)} `
+    const s = ok({ BOREALIS_FLASK_SECRET_KEY: strong }).settings
+    expect(Option.map(s.secretKey, Redacted.value)).toEqual(Option.some(strong))
   })
+
+  it.each(["change-me", "CHANGE-ME", "secret", "s3cret", "x".repeat(31)])(
+    "a known-weak or short secret (%j) refuses to start, naming the variable, outside BOREALIS_DEBUG",
+    (weak) => {
+      const refused = fails({ BOREALIS_FLASK_SECRET_KEY: weak })
+      expect(refused.variable).toBe("BOREALIS_FLASK_SECRET_KEY")
+      expect(refused.message).not.toContain(weak.length > 8 ? weak : "\u0000")
+      const debug = ok({ BOREALIS_FLASK_SECRET_KEY: weak, BOREALIS_DEBUG: "1" })
+      expect(Option.map(debug.settings.secretKey, Redacted.value)).toEqual(Option.some(weak))
+      expect(debug.warnings.map((w) => w.variable)).toContain("BOREALIS_FLASK_SECRET_KEY")
+    }
+  )
 
   it("an empty secret key is refused at start-up", () => {
     expect(fails({ BOREALIS_FLASK_SECRET_KEY: "" }).variable).toBe("BOREALIS_FLASK_SECRET_KEY")

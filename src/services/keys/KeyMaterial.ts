@@ -13,6 +13,7 @@ import * as path from "node:path"
 import { EngineConfig } from "../../layers/Config.ts"
 import { ensureTlsMaterial, serverNames, type TlsFiles } from "./tls.ts"
 import { type Ed25519Key, keyId, loadJwtKey, loadScriptKey, signDetached } from "./signing.ts"
+import { keyFingerprint, loadOperatorSecret, loadTotpSealKey, makeSealer, operatorTokenKey, type Sealer } from "./operatorSecrets.ts"
 
 export class KeyMaterialError extends Schema.TaggedError<KeyMaterialError>()("KeyMaterialError", {
   what: Schema.String,
@@ -54,7 +55,17 @@ export interface KeyMaterialShape {
   readonly accessToken: AccessTokenKey
   /** None when the signing key could not be loaded (the original then runs without a signer). */
   readonly scriptSigner: Option.Option<ScriptSigner>
+  /**
+   * The HS256 key of operator tokens and its fingerprint (safe to log; nodes sharing a database must
+   * show the same one).
+   */
+  readonly operatorTokens: { readonly key: Uint8Array; readonly fingerprint: string }
+  /** Seals TOTP seeds at rest. */
+  readonly totpSealer: Sealer
 }
+
+/** What TOTP seeds are sealed for (bound into the ciphertext, so a sealed value cannot be moved elsewhere). */
+export const TOTP_SEAL_CONTEXT = "borealis-totp-seed"
 
 export const accessTokenKeyOf = (key: Pick<Ed25519Key, "privateKey" | "publicKey" | "spkiDer">): AccessTokenKey => {
   const kid = keyId(key.spkiDer)
@@ -144,19 +155,27 @@ export class KeyMaterial extends Context.Tag("borealis/KeyMaterial")<KeyMaterial
           Effect.as(Effect.logWarning(`script signer unavailable: ${error.reason}`), Option.none<Ed25519Key>())
         )
       )
+      const operatorSecret = yield* attempt("operator-token secret", () => loadOperatorSecret(config.runtimeRoot, config.secretKey))
+      const operatorKey = operatorTokenKey(operatorSecret.secret)
+      if (operatorSecret.created) yield* Effect.logInfo("operator-secret-generated").pipe(Effect.annotateLogs({ file: operatorSecret.source }))
+      const totpKey = yield* attempt("TOTP sealing key", () => loadTotpSealKey(config.runtimeRoot))
       yield* Effect.logInfo("tls-material-ready").pipe(
         Effect.annotateLogs({
           tls: Option.isSome(tls) ? "enabled" : "disabled",
           ...(Option.isSome(tls) ? { chain: tls.value.files.chainFile, key: tls.value.files.keyFile } : {}),
           jwt_key: jwt.file,
-          ...(Option.isSome(script) ? { script_key: script.value.file } : {})
+          ...(Option.isSome(script) ? { script_key: script.value.file } : {}),
+          operator_secret: operatorSecret.source,
+          operator_secret_fingerprint: keyFingerprint(operatorKey)
         })
       )
       return {
         tls,
         agentBundle: Option.match(tls, { onNone: () => "", onSome: (t) => t.chainPem }),
         accessToken: accessTokenKeyOf(jwt),
-        scriptSigner: Option.map(script, scriptSignerOf)
+        scriptSigner: Option.map(script, scriptSignerOf),
+        operatorTokens: { key: operatorKey, fingerprint: keyFingerprint(operatorKey) },
+        totpSealer: makeSealer(totpKey.key, TOTP_SEAL_CONTEXT)
       }
     })
   )
@@ -167,11 +186,14 @@ export class KeyMaterial extends Context.Tag("borealis/KeyMaterial")<KeyMaterial
       const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519")
       return { privateKey, publicKey, spkiDer: publicKey.export({ format: "der", type: "spki" }) }
     }
+    const operatorKey = new Uint8Array(crypto.randomBytes(32))
     return {
       tls: Option.none(),
       agentBundle: "",
       accessToken: accessTokenKeyOf(make()),
-      scriptSigner: Option.some(scriptSignerOf(make()))
+      scriptSigner: Option.some(scriptSignerOf(make())),
+      operatorTokens: { key: operatorKey, fingerprint: keyFingerprint(operatorKey) },
+      totpSealer: makeSealer(new Uint8Array(crypto.randomBytes(32)), TOTP_SEAL_CONTEXT)
     }
   })
 }

@@ -13,12 +13,13 @@ import { randomBytes, randomUUID } from "node:crypto"
 import type { JsonObject } from "../../http/body.ts"
 import { EngineConfig } from "../../layers/Config.ts"
 import { Audit } from "../audit/Audit.ts"
+import { KeyMaterial } from "../keys/KeyMaterial.ts"
 import { BadRequest, Forbidden, RateLimited, Unauthorized } from "../errors.ts"
 import { M } from "../metrics/metrics.ts"
 import { buildLoginRequest, buildMfaRequest, DEFAULT_PASSWORD_SHA512, passwordMatches } from "./credentials.ts"
 import { LoginThrottle } from "./LoginThrottle.ts"
 import { hashSessionId, SessionsRepo } from "./SessionsRepo.ts"
-import { issueToken, tokenKey, verifyToken } from "./tokens.ts"
+import { issueToken, verifyToken } from "./tokens.ts"
 import { acceptedCounter, generateSecret, provisioningUri, qrDataUri } from "./totp.ts"
 import { type OperatorAccount, UsersRepo } from "./UsersRepo.ts"
 
@@ -131,7 +132,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
     const sessions = yield* SessionsRepo
     const throttle = yield* LoginThrottle
     const audit = yield* Audit
-    const key = tokenKey(config.secretKey)
+    const key = (yield* KeyMaterial).operatorTokens.key
     const challenges = yield* Ref.make<ReadonlyMap<string, PendingChallenge>>(new Map())
     // Last accepted TOTP step per account: a code works once (RFC 6238 §5.2).
     const usedSteps = yield* Ref.make<ReadonlyMap<number, number>>(new Map())

@@ -1,13 +1,13 @@
-// The operator token behind the `borealis_auth` cookie and `Authorization: Bearer`: an HS256 JWS
-// keyed from BOREALIS_FLASK_SECRET_KEY, at most 30 days old, opaque to clients. The original used an
+// The operator token behind the `borealis_auth` cookie and `Authorization: Bearer`: an HS256 JWS keyed
+// from the operator-token secret (BOREALIS_FLASK_SECRET_KEY, else the generated one in the key folder),
+// opaque to clients. The original used an
 // itsdangerous timed serializer with salt `borealis-auth` and payload {u, r, ts}; the same claims are
 // kept, plus the account id, its auth epoch and a token id so logout and password resets retire it.
 // spec: config-bootstrap-tests.md §1.3 (OPAUTH)
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import { jwtVerify, SignJWT } from "jose"
-import { createHmac, randomBytes } from "node:crypto"
+import { randomBytes } from "node:crypto"
 
 export const TOKEN_MAX_AGE_SECONDS = 30 * 24 * 3600
 
@@ -20,10 +20,6 @@ export interface TokenClaims {
   readonly issuedAt: number
   readonly expiresAt: number
 }
-
-/** A signing key derived for this one purpose (the salt the original used), whatever the secret's length. */
-export const tokenKey = (secret: Redacted.Redacted<string>): Uint8Array =>
-  new Uint8Array(createHmac("sha256", Redacted.value(secret)).update("borealis-auth").digest())
 
 export const issueToken = (
   key: Uint8Array,

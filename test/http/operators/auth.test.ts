@@ -85,7 +85,7 @@ describe("operator login (test_http_auth.py)", () => {
         expect(reply.status).toBe(401)
         expect(reply.json).toEqual({ error: "not_authenticated" })
       }
-      const other = yield* startEngine({ env: { BOREALIS_FLASK_SECRET_KEY: "another-secret-entirely" } })
+      const other = yield* startEngine({ env: { BOREALIS_FLASK_SECRET_KEY: "another-secret-entirely-".repeat(3) } })
       const foreign = yield* promise(() => other.client().get("/api/auth/me", { authorization: `Bearer ${token}` }))
       expect(foreign.status).toBe(401)
       const badSession = yield* promise(() => engine.client().get("/api/auth/me", { cookie: "session=" + "A".repeat(43) }))
