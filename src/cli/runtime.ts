@@ -7,6 +7,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as os from "node:os"
 import { EngineConfig } from "../layers/Config.ts"
+import { escapeControls } from "../layers/Logging.ts"
 import { MigrationsLive } from "../layers/Migrations.ts"
 import { SqlLive } from "../layers/Sql.ts"
 import { Audit } from "../services/audit/Audit.ts"
@@ -14,11 +15,14 @@ import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
 import type { Actor } from "../services/operators/OperatorAccounts.ts"
 import { OperatorsLive } from "../services/operators/layer.ts"
 
-/** Warnings and errors only, one line each on stderr; the audit trail still goes to the database. */
+/**
+ * Warnings and errors only, one line each on stderr; the audit trail still goes to the database.
+ * Control characters are escaped: values may come from agents (hostnames) and this is a terminal.
+ */
 const cliLogger = Logger.make(({ logLevel, message, annotations }) => {
   const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
   const extra = [...annotations].map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join("")
-  process.stderr.write(`${logLevel.label.toLowerCase()}: ${text}${extra}\n`)
+  process.stderr.write(`${logLevel.label.toLowerCase()}: ${escapeControls(text + extra)}\n`)
 })
 
 export const CliLoggingLive = Layer.merge(

@@ -17,9 +17,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { EngineConfig } from "./Config.ts"
 import type { LogFormat } from "./configParse.ts"
+import { createPrivateFile, formatMode, makePrivateDir, PRIVATE_FILE_MODE, tightenFileMode } from "./fileModes.ts"
 
 export const LOG_FILE_NAME = "engine.log"
 export const KEPT_ROTATIONS = 30
+const HISTORY_FILE_NAME = `${LOG_FILE_NAME}.history`
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0")
 
@@ -41,10 +43,26 @@ export interface LogRecord {
   readonly cause: string | undefined
 }
 
+/** C0 controls, DEL, C1 controls, and the line/paragraph separators some viewers break lines at. */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
+const SHORT_ESCAPES: Readonly<Record<string, string>> = { "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r" }
+
+/**
+ * Replace every control character with its JSON escape (`\n`, `\u001b`, `\u0085`, `\u2028`), so an
+ * agent-supplied value can neither drive the terminal of an operator reading the log nor forge a line.
+ * Applied to JSON text it only touches DEL, C1 and U+2028/2029 (JSON already escapes C0), and keeps it
+ * valid JSON, since those characters can only occur inside its strings.
+ */
+export const escapeControls = (text: string): string =>
+  text.replace(CONTROL_CHARS, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** Values written bare: no whitespace, quote, `=` or control character (`\s` covers U+2028/2029). */
+const BARE_VALUE = /^[^\s"=\u0000-\u001f\u007f-\u009f]+$/
+
 const renderValue = (value: unknown): string => {
-  if (typeof value === "string") return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)
+  if (typeof value === "string") return BARE_VALUE.test(value) ? value : escapeControls(JSON.stringify(value))
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value)
-  return JSON.stringify(value) ?? String(value)
+  return escapeControls(JSON.stringify(value) ?? String(value))
 }
 
 const renderMessage = (message: unknown): string => {
@@ -55,19 +73,20 @@ const renderMessage = (message: unknown): string => {
 /**
  * `2025-10-22 14:03:01,123-engine-<message>`, then (only when present) ` level=<LEVEL>` for anything but
  * INFO, annotations as ` key=value`, the span path as ` span=a>b`, and a failure's cause as ` cause="…"`.
+ * Control characters anywhere are escaped ({@link escapeControls}); other text is written as it is.
  */
 export const formatTextLine = (r: LogRecord): string => {
-  let line = `${formatAsctime(r.date)}-engine-${r.message}`
+  let line = `${formatAsctime(r.date)}-engine-${escapeControls(r.message)}`
   if (r.level._tag !== "Info") line += ` level=${r.level.label}`
-  for (const [key, value] of r.annotations) line += ` ${key}=${renderValue(value)}`
-  if (r.spans.length > 0) line += ` span=${r.spans.join(">")}`
-  if (r.cause !== undefined) line += ` cause=${JSON.stringify(r.cause)}`
+  for (const [key, value] of r.annotations) line += ` ${escapeControls(key)}=${renderValue(value)}`
+  if (r.spans.length > 0) line += ` span=${escapeControls(r.spans.join(">"))}`
+  if (r.cause !== undefined) line += ` cause=${escapeControls(JSON.stringify(r.cause))}`
   return line
 }
 
-/** One JSON object per line, for log shippers (`BOREALIS_LOG_FORMAT=json`). */
+/** One JSON object per line, for log shippers (`BOREALIS_LOG_FORMAT=json`); no raw control character. */
 export const formatJsonLine = (r: LogRecord): string =>
-  JSON.stringify({
+  escapeControls(JSON.stringify({
     time: r.date.toISOString(),
     level: r.level.label,
     service: "engine",
@@ -75,7 +94,7 @@ export const formatJsonLine = (r: LogRecord): string =>
     ...(r.annotations.length > 0 ? { annotations: Object.fromEntries(r.annotations) } : {}),
     ...(r.spans.length > 0 ? { spans: r.spans } : {}),
     ...(r.cause !== undefined ? { cause: r.cause } : {})
-  })
+  }))
 
 const currentSpanPath = (refs: FiberRefs.FiberRefs): ReadonlyArray<string> => {
   const ctx = FiberRefs.getOrDefault(refs, FiberRef.currentContext)
@@ -118,8 +137,38 @@ export interface RotatingLogOptions {
   readonly recheckMs?: number
 }
 
-/** A midnight-rotating stream for `<dir>/engine.log`, keeping {@link KEPT_ROTATIONS} old files. */
+/**
+ * Make the log files already in `dir` (engine.log, its rotations, the rotation history) 0600; returns
+ * the ones changed with their previous mode.
+ */
+export const tightenLogFiles = (dir: string): ReadonlyArray<{ readonly path: string; readonly oldMode: number }> => {
+  let names: Array<string>
+  try {
+    names = fs.readdirSync(dir).filter((name) => name === LOG_FILE_NAME || name.startsWith(`${LOG_FILE_NAME}.`))
+  } catch {
+    return [] // no directory yet: nothing to tighten
+  }
+  const changed: Array<{ path: string; oldMode: number }> = []
+  for (const name of names) {
+    const file = path.join(dir, name)
+    const oldMode = tightenFileMode(file)
+    if (oldMode !== undefined) changed.push({ path: file, oldMode })
+  }
+  return changed
+}
+
+/**
+ * A midnight-rotating stream for `<dir>/engine.log`, keeping {@link KEPT_ROTATIONS} old files. The
+ * directory is created 0700, the log and its history 0600 (rotated files keep the log's mode: renamed).
+ */
 export const openRotatingLog = (dir: string, options: RotatingLogOptions = {}): RotatingFileStream => {
+  try {
+    makePrivateDir(dir)
+    // The library writes its history with writeFile's default mode; an existing file keeps ours.
+    createPrivateFile(path.join(dir, HISTORY_FILE_NAME))
+  } catch {
+    // An unusable directory is reported by the stream's own "error" event, as before.
+  }
   const stream = createStream(
     (time) => (time === null || typeof time === "number" ? LOG_FILE_NAME : rotatedFileName(time)),
     {
@@ -127,8 +176,9 @@ export const openRotatingLog = (dir: string, options: RotatingLogOptions = {}): 
       interval: "1d",
       intervalBoundary: true,
       maxFiles: KEPT_ROTATIONS,
-      history: `${LOG_FILE_NAME}.history`,
-      encoding: "utf8"
+      history: HISTORY_FILE_NAME,
+      encoding: "utf8",
+      mode: PRIVATE_FILE_MODE
     }
   )
   // rotating-file-stream reads the time only through `now()` and never waits longer than
@@ -153,6 +203,15 @@ const endStream = (stream: RotatingFileStream) =>
 export const LoggingLive: Layer.Layer<never, never, EngineConfig> = Layer.unwrapScoped(
   Effect.gen(function*() {
     const config = yield* EngineConfig
+    // Before the stream opens engine.log: a log left 0644 by an older version stops being world-readable.
+    const tightened = yield* Effect.sync(() => {
+      try {
+        return tightenLogFiles(config.logsRoot)
+      } catch (error) {
+        process.stderr.write(`log file mode: ${String(error)}\n`)
+        return []
+      }
+    })
     const stream = yield* Effect.acquireRelease(
       Effect.sync(() => openRotatingLog(config.logsRoot)),
       endStream
@@ -182,7 +241,7 @@ export const LoggingLive: Layer.Layer<never, never, EngineConfig> = Layer.unwrap
     const onExit = () =>
       drain((chunk) => {
         try {
-          fs.appendFileSync(path.join(config.logsRoot, LOG_FILE_NAME), chunk)
+          fs.appendFileSync(path.join(config.logsRoot, LOG_FILE_NAME), chunk, { mode: PRIVATE_FILE_MODE })
         } catch {
           // nothing better to do while exiting
         }
@@ -196,10 +255,14 @@ export const LoggingLive: Layer.Layer<never, never, EngineConfig> = Layer.unwrap
         setImmediate(flush)
       }
     })
-    return Layer.merge(
+    const installed = Layer.merge(
       Logger.replace(Logger.defaultLogger, logger),
       Logger.minimumLogLevel(config.debug ? LogLevel.Debug : LogLevel.Info)
     )
+    // Reported through the new logger, so the line lands in the file it is about.
+    const reportTightened = Layer.effectDiscard(Effect.forEach(tightened, (t) =>
+      Effect.logWarning("file-mode-tightened").pipe(Effect.annotateLogs({ path: t.path, old_mode: formatMode(t.oldMode) })), { discard: true }))
+    return reportTightened.pipe(Layer.provideMerge(installed))
   })
 )
 

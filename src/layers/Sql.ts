@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { EngineConfig } from "./Config.ts"
+import { createPrivateFile, formatMode, tightenFileMode } from "./fileModes.ts"
 
 export class DatabaseUnusable extends Schema.TaggedError<DatabaseUnusable>()("DatabaseUnusable", {
   path: Schema.String,
@@ -24,14 +25,16 @@ const describe = (cause: unknown): string => (cause instanceof Error ? cause.mes
 
 /**
  * Refuse a file that is not a SQLite database (or cannot be read) before anything opens it for
- * writing, so a wrong path or a damaged file is reported, never overwritten.
+ * writing, so a wrong path or a damaged file is reported, never overwritten. A missing database is
+ * created here, empty and 0600: SQLite gives its -wal and -shm files the database file's own mode.
  */
 export const checkDatabaseFile = (file: string): Effect.Effect<void, DatabaseUnusable> =>
   Effect.try({
     try: () => {
       if (!fs.existsSync(file)) {
         fs.mkdirSync(path.dirname(file), { recursive: true })
-        return
+        // Exclusive create: a file that appeared meanwhile is checked below like any other.
+        if (createPrivateFile(file)) return
       }
       const stat = fs.statSync(file)
       if (!stat.isFile()) throw new Error("not a regular file")
@@ -48,6 +51,22 @@ export const checkDatabaseFile = (file: string): Effect.Effect<void, DatabaseUnu
     catch: (cause) => new DatabaseUnusable({ path: file, reason: describe(cause) })
   })
 
+/**
+ * Make the database and its -wal/-shm files 0600 when an earlier version (or a copy) left them readable
+ * by group or others; one `file-mode-tightened` line per file changed. Only after the file was checked.
+ */
+export const tightenDatabaseFiles = (file: string): Effect.Effect<void> =>
+  Effect.forEach([file, `${file}-wal`, `${file}-shm`], (f) =>
+    Effect.try(() => tightenFileMode(f)).pipe(
+      Effect.flatMap((oldMode) =>
+        oldMode === undefined
+          ? Effect.void
+          : Effect.logWarning("file-mode-tightened").pipe(Effect.annotateLogs({ path: f, old_mode: formatMode(oldMode) }))),
+      // Not ours to chmod (another owner): say so and keep serving, as before.
+      Effect.catchAll((error) =>
+        Effect.logWarning("file-mode-not-tightened").pipe(Effect.annotateLogs({ path: f, reason: describe(error.error) })))
+    ), { discard: true })
+
 /** Connection settings every connection gets (the original's three, plus foreign keys ON). */
 export const CONNECTION_PRAGMAS = [
   "PRAGMA busy_timeout = 5000",
@@ -60,6 +79,7 @@ export const sqliteAt = (file: string): Layer.Layer<SqliteClient.SqliteClient | 
   Layer.scopedContext(
     Effect.gen(function*() {
       yield* checkDatabaseFile(file)
+      yield* tightenDatabaseFiles(file)
       const client = yield* SqliteClient.make({ filename: file }).pipe(
         Effect.catchAllDefect((cause) => new DatabaseUnusable({ path: file, reason: describe(cause) }))
       )

@@ -6,7 +6,11 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { TestAgent } from "../support/agent.ts"
+import { startEngine } from "../support/engine.ts"
+import { CliLoggingLive } from "../../src/cli/runtime.ts"
 import {
+  escapeControls,
   formatAsctime,
   formatJsonLine,
   formatTextLine,
@@ -175,4 +179,108 @@ describe("LoggingLive writes batches without losing lines", () => {
     expect(log).toMatch(/-engine-first\n/)
     expect(log).toMatch(/-engine-last-words\n$/)
   })
+})
+
+describe("control characters never reach the log raw (terminal injection)", () => {
+  // Every character a terminal or viewer may act on: C0, DEL, C1, U+2028/2029.
+  const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+  const hostile = "evil\u001b[31m\u0007\u0000name\u007f\u009b2J\u0085\r\nforged-line\u2028\t."
+  const record = (message: string, value: unknown) => ({
+    date: new Date(2025, 9, 22, 14, 3, 1, 123),
+    level: LogLevel.Warning,
+    message,
+    annotations: [["hostname", value], ["nested", { name: value }], ["plain", "pc-01"]] as Array<readonly [string, unknown]>,
+    spans: ["Enrollment.request", `span\u001b]0;title\u0007`],
+    cause: `Error: ${hostile}\n    at somewhere`
+  })
+
+  it("escapeControls writes JSON escapes for C0, DEL, C1 and U+2028/2029 and leaves everything else", () => {
+    expect(escapeControls(hostile)).toBe("evil\\u001b[31m\\u0007\\u0000name\\u007f\\u009b2J\\u0085\\r\\nforged-line\\u2028\\t.")
+    expect(escapeControls("café 名前 \u00a0 \"quoted\" a=b \\ ~")).toBe("café 名前 \u00a0 \"quoted\" a=b \\ ~")
+  })
+
+  it("text lines: message, values (also inside objects), spans and cause are escaped; ordinary values keep their form", () => {
+    const line = formatTextLine(record(`msg-${hostile}`, hostile))
+    expect(line).not.toMatch(RAW_CONTROL)
+    expect(line.split("\n")).toHaveLength(1)
+    expect(line).toContain(` hostname="evil\\u001b[31m\\u0007\\u0000name\\u007f\\u009b2J\\u0085\\r\\nforged-line\\u2028\\t."`)
+    expect(line).toContain(" plain=pc-01")
+    expect(line).toContain("-engine-msg-evil\\u001b[31m")
+    expect(line).toContain(" span=Enrollment.request>span\\u001b]0;title\\u0007")
+    // A value with only a C1 or DEL (not whitespace) is quoted too, not written bare.
+    expect(formatTextLine({ ...record("m", "a\u009bb"), annotations: [["v", "a\u009bb"], ["d", "x\u007f"]] })).toContain(' v="a\\u009bb" d="x\\u007f"')
+    // Unchanged rendering for ordinary values: bare, quoted for spaces/quotes/`=`, non-ASCII kept.
+    expect(formatTextLine({ ...record("m", ""), level: LogLevel.Info, spans: [], cause: undefined, annotations: [["a", "x y"], ["b", "café"], ["c", 'say "hi"'], ["d", "k=v"], ["e", 3], ["f", { g: "名前" }]] }))
+      .toBe('2025-10-22 14:03:01,123-engine-m a="x y" b=café c="say \\"hi\\"" d="k=v" e=3 f={"g":"名前"}')
+  })
+
+  it("JSON lines: no raw control character, and the record parses back to the original values", () => {
+    const r = record(`msg-${hostile}`, hostile)
+    const line = formatJsonLine(r)
+    expect(line).not.toMatch(RAW_CONTROL)
+    expect(line).toContain("\\u009b")
+    expect(line).toContain("\\u2028")
+    const parsed = JSON.parse(line)
+    expect(parsed.message).toBe(r.message)
+    expect(parsed.annotations).toEqual({ hostname: hostile, nested: { name: hostile }, plain: "pc-01" })
+    expect(parsed.spans).toEqual(r.spans)
+    expect(parsed.cause).toBe(r.cause)
+  })
+
+  it.effect("through the logger in both formats, with a failure's cause", () =>
+    Effect.gen(function*() {
+      for (const format of ["text", "json"] as const) {
+        const lines = yield* capture(format, Effect.logError(`boom ${hostile}`, new Error(hostile)).pipe(
+          Effect.annotateLogs({ hostname: hostile }),
+          Effect.withSpan(`span-${hostile}`)
+        ))
+        expect(lines).toHaveLength(1)
+        expect(lines[0]!.slice(0, -1)).not.toMatch(RAW_CONTROL)
+        expect(lines[0]!.endsWith("\n")).toBe(true)
+      }
+    }))
+
+  it.effect("the CLI's stderr logger escapes them too", () =>
+    Effect.gen(function*() {
+      const written: Array<string> = []
+      const original = process.stderr.write
+      process.stderr.write = ((chunk: string | Uint8Array) => {
+        written.push(String(chunk))
+        return true
+      }) as typeof process.stderr.write
+      yield* Effect.logWarning(`warn ${hostile}`).pipe(
+        Effect.annotateLogs({ hostname: hostile, nested: { name: hostile } }),
+        Effect.provide(CliLoggingLive),
+        Effect.ensuring(Effect.sync(() => {
+          process.stderr.write = original
+        }))
+      )
+      expect(written).toHaveLength(1)
+      expect(written[0]!.slice(0, -1)).not.toMatch(RAW_CONTROL)
+      expect(written[0]).toContain("hostname=evil\\u001b[31m\\u0007\\u0000name")
+      expect(written[0]!.startsWith("warn: warn evil\\u001b")).toBe(true)
+    }))
+
+  for (const format of ["text", "json"] as const) {
+    it.scoped(`a real Engine writes an agent's hostile hostname to engine.log escaped (${format})`, () =>
+      Effect.gen(function*() {
+        const engine = yield* startEngine({ env: { BOREALIS_LOG_FORMAT: format } })
+        const agent = new TestAgent(engine.client(), "evil\u001b[31m\u0007\u0000name\u009b\u2028x")
+        const reply = yield* Effect.promise(() => agent.request("WRONG-CODE-0000"))
+        expect(reply.status).toBe(400)
+        // Lines reach the file on the next turn of the event loop after they are logged.
+        const deadline = Date.now() + 5000
+        let log = ""
+        while (!log.includes("enrollment-request-rejected") && Date.now() < deadline) {
+          yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+          log = fs.readFileSync(engine.logFile, "utf8")
+        }
+        const rejected = log.split("\n").find((l) => l.includes("enrollment-request-rejected"))
+        expect(rejected).toBeDefined()
+        expect(rejected).toContain("evil\\u001b[31m\\u0007\\u0000name\\u009b\\u2028x")
+        for (const l of log.split("\n")) expect(l).not.toMatch(RAW_CONTROL)
+        const bytes = fs.readFileSync(engine.logFile)
+        expect(bytes.includes(0x1b) || bytes.includes(0x07) || bytes.includes(0x00)).toBe(false)
+      }), 60_000)
+  }
 })

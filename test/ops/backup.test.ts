@@ -103,6 +103,50 @@ describe("backup and restore", () => {
       expect(fs.readdirSync(rootB).some((f) => f.startsWith("database.db.pre-restore-"))).toBe(true)
     }), 120_000)
 
+  it.effect("backup and restore write only 0600 files, in 0700 directories where they create them, whatever the umask", () =>
+    Effect.gen(function*() {
+      const all = (dir: string): Array<string> =>
+        fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+          const full = path.join(dir, e.name)
+          return e.isDirectory() ? [full, ...all(full)] : [full]
+        })
+      const mode = (p: string) => fs.statSync(p).mode & 0o777
+      // The children inherit it: left to defaults, SQLite and fs would write 0666 files, 0777 directories.
+      const savedUmask = process.umask(0o000)
+      try {
+        const rootA = tempRoot()
+        const scopeA = yield* Scope.make()
+        const engineA = yield* startEngine({ root: rootA }).pipe(Scope.extend(scopeA))
+        yield* promise(() => engineA.client().post("/api/auth/login", { username: "admin", password: "Password" }))
+        // A certificate left 0644 by an older version is still restored 0600.
+        fs.chmodSync(path.join(rootA, "Certificates", "Server", "borealis-root-ca.pem"), 0o644)
+        const outer = tempRoot()
+        fs.chmodSync(outer, 0o755)
+        const file = path.join(outer, "new", "dir", "engine.backup")
+        const made = yield* promise(() => cli(rootA, ["backup", file]))
+        expect(made.code, made.out).toBe(0)
+        yield* Scope.close(scopeA, Exit.void)
+        expect(mode(file)).toBe(0o600)
+        expect(mode(path.join(outer, "new"))).toBe(0o700)
+        expect(mode(path.join(outer, "new", "dir"))).toBe(0o700)
+        expect(mode(outer)).toBe(0o755) // an existing directory keeps its mode
+        expect(fs.readdirSync(path.join(outer, "new", "dir"))).toEqual(["engine.backup"])
+
+        const rootB = tempRoot()
+        const restored = yield* promise(() => cli(rootB, ["restore", file]))
+        expect(restored.code, restored.out).toBe(0)
+        const written = all(rootB)
+        expect(written).toContain(path.join(rootB, "database.db"))
+        expect(written).toContain(path.join(rootB, "Certificates", "Server", "borealis-root-ca.pem"))
+        for (const p of written) {
+          const expected = fs.statSync(p).isDirectory() ? "700" : "600"
+          expect([p, mode(p).toString(8)]).toEqual([p, expected])
+        }
+      } finally {
+        process.umask(savedUmask)
+      }
+    }), 120_000)
+
   it.effect("restore refuses a file that is not a backup", () =>
     Effect.gen(function*() {
       const root = tempRoot()

@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { createPrivateFile, makePrivateDir, PRIVATE_FILE_MODE, tightenFileMode } from "../../layers/fileModes.ts"
 import { runningEngine } from "../../layers/PidFile.ts"
 import type { EngineSettings } from "../../layers/configParse.ts"
 
@@ -49,6 +50,15 @@ const listFiles = (base: string, sub: string): Array<string> => {
   return out
 }
 
+/**
+ * A fresh, empty 0600 file for SQLite's backup API to fill: it would otherwise create the file (and its
+ * journal, which takes the file's mode) with the umask's 0644 while private keys are written into it.
+ */
+const freshPrivateFile = (file: string) => {
+  fs.rmSync(file, { force: true })
+  if (!createPrivateFile(file)) throw new Error(`${file} appeared while being created`)
+}
+
 const attempt = <A>(what: string, f: () => A | Promise<A>) =>
   Effect.tryPromise({
     try: async () => f(),
@@ -65,16 +75,25 @@ export interface BackupSummary {
 
 /**
  * Copy the live database at `config.databasePath` into `target` with the SQLite backup API, then add
- * the key/certificate files. The target is written beside itself and renamed, mode 0600.
+ * the key/certificate files. The target is written beside itself and renamed, mode 0600 from the
+ * start; a directory created for it is 0700.
  */
 export const backup = (config: EngineSettings, target: string) =>
   Effect.gen(function*() {
     if (!fs.existsSync(config.databasePath)) return yield* new BackupFailed({ reason: `no database at ${config.databasePath} (BOREALIS_DATABASE_PATH)` })
     const resolved = path.resolve(target)
     const temp = `${resolved}.${process.pid}.tmp`
-    fs.mkdirSync(path.dirname(resolved), { recursive: true })
-    const source = yield* attempt("open database", () => new Sqlite(config.databasePath, { readonly: true, fileMustExist: true, timeout: 5000 }))
-    const progress = yield* attempt("backup", () => source.backup(temp)).pipe(Effect.ensuring(Effect.sync(() => source.close())))
+    yield* attempt("create backup file", () => {
+      makePrivateDir(path.dirname(resolved))
+      freshPrivateFile(temp)
+    })
+    const source = yield* attempt("open database", () => new Sqlite(config.databasePath, { readonly: true, fileMustExist: true, timeout: 5000 })).pipe(
+      Effect.tapError(() => Effect.sync(() => fs.rmSync(temp, { force: true })))
+    )
+    const progress = yield* attempt("backup", () => source.backup(temp)).pipe(
+      Effect.ensuring(Effect.sync(() => source.close())),
+      Effect.tapError(() => Effect.sync(() => fs.rmSync(temp, { force: true })))
+    )
     const out = yield* attempt("open backup", () => new Sqlite(temp))
     const summary = yield* attempt("store key material", () => {
       try {
@@ -129,11 +148,14 @@ const keepAside = (file: string, stamp: string, kept: Array<string>) => {
   if (!fs.existsSync(file)) return
   const aside = `${file}.pre-restore-${stamp}`
   fs.renameSync(file, aside)
+  // It holds the same data or keys as the file it was: no more readable than that file is now.
+  tightenFileMode(aside)
   kept.push(aside)
 }
 
 /**
  * Restore `source` (a backup) onto the files `config` names. Refused while an Engine runs on them.
+ * Every file written is 0600, every key directory created 0700.
  */
 export const restore = (config: EngineSettings, source: string) =>
   Effect.gen(function*() {
@@ -165,6 +187,7 @@ export const restore = (config: EngineSettings, source: string) =>
     fs.mkdirSync(path.dirname(target), { recursive: true })
     const staged = `${target}.restore-${process.pid}.tmp`
     yield* attempt("stage database", async () => {
+      freshPrivateFile(staged)
       const src = new Sqlite(file, { readonly: true })
       try {
         await src.backup(staged)
@@ -188,13 +211,17 @@ export const restore = (config: EngineSettings, source: string) =>
       if (base === undefined) continue
       const dest = path.resolve(base, row.path)
       if (!dest.startsWith(path.resolve(base) + path.sep)) continue
-      fs.mkdirSync(path.dirname(dest), { recursive: true })
+      makePrivateDir(path.dirname(dest))
       if (fs.existsSync(dest)) {
-        if (fs.readFileSync(dest).equals(row.content)) continue
+        if (fs.readFileSync(dest).equals(row.content)) {
+          tightenFileMode(dest)
+          continue
+        }
         keepAside(dest, stamp, kept)
       }
-      fs.writeFileSync(dest, row.content, { mode: row.mode || 0o600 })
-      fs.chmodSync(dest, row.mode || 0o600)
+      // 0600 whatever mode the backup recorded: older backups may have captured a 0644 key.
+      fs.writeFileSync(dest, row.content, { mode: PRIVATE_FILE_MODE })
+      fs.chmodSync(dest, PRIVATE_FILE_MODE)
     }
     return { database: target, files: rows.length, keptAside: kept } satisfies RestoreSummary
   }).pipe(Effect.withSpan("Backup.restore"))

@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { makePrivateDir } from "../../layers/fileModes.ts"
 
 export const readIfExists = (file: string): string | undefined => {
   try {
@@ -11,9 +12,12 @@ export const readIfExists = (file: string): string | undefined => {
   }
 }
 
-/** Write a secret atomically (temp file + rename) with mode 0600, so a crash never leaves half a key. */
+/**
+ * Write a secret atomically (temp file + rename) with mode 0600, so a crash never leaves half a key.
+ * Key folders created here are 0700; existing ones keep their mode.
+ */
 export const writeSecretFile = (file: string, contents: string | Uint8Array): void => {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
+  makePrivateDir(path.dirname(file))
   const temp = `${file}.${crypto.randomBytes(6).toString("hex")}.tmp`
   fs.writeFileSync(temp, contents, { mode: 0o600 })
   fs.renameSync(temp, file)
@@ -25,7 +29,7 @@ export const writeSecretFile = (file: string, contents: string | Uint8Array): vo
  * loser of the exclusive create reads the winner's file.
  */
 export const createOnce = (file: string, contents: string): string => {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
+  makePrivateDir(path.dirname(file))
   const temp = `${file}.${crypto.randomBytes(6).toString("hex")}.tmp`
   fs.writeFileSync(temp, contents, { mode: 0o600 })
   try {
