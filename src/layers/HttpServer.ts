@@ -15,17 +15,23 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { Socket } from "node:net"
+import type { Duplex } from "node:stream"
+import type { TLSSocket } from "node:tls"
+import proxyAddr from "proxy-addr"
 import { Server as IoServer } from "socket.io"
 import { cors, requestLog } from "../http/middleware.ts"
 import { BorealisApi } from "../http/Api.ts"
 import { routeMatcher, routeTemplates } from "../http/routes.ts"
 import { notFoundResponse, spaResponse } from "../http/spa.ts"
 import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
+import { M } from "../services/metrics/metrics.ts"
 import { EngineConfig } from "./Config.ts"
+import { makeConnectionGuard } from "./ConnectionGuard.ts"
 import { Lifecycle } from "./Lifecycle.ts"
 
 export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
@@ -76,9 +82,15 @@ export const SocketIoLive: Layer.Layer<SocketIo, never, EngineConfig> = Layer.sc
   })
 )
 
-const MALFORMED = Buffer.from(
-  "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 27\r\n\r\n{\"error\":\"invalid_request\"}"
-)
+const errorAnswer = (status: string, body: string) =>
+  Buffer.from(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  )
+const MALFORMED = errorAnswer("400 Bad Request", "{\"error\":\"invalid_request\"}")
+/** Headers or body not received within BOREALIS_HTTP_HEADERS/REQUEST_TIMEOUT_SECONDS. */
+const TIMED_OUT = errorAnswer("408 Request Timeout", "{\"error\":\"request_timeout\"}")
+/** How long an error answer may take to flush before its socket is cut anyway (a client not reading). */
+const ERROR_FLUSH_MS = 1000
 
 /** The whole HTTP app: API routes, then the SPA/404 fallback, behind CORS and request logging. */
 export const makeHttpApp = Effect.gen(function*() {
@@ -114,6 +126,51 @@ const closeServer = (server: http.Server, sockets: Set<Socket>) =>
     cutAll.unref()
   })
 
+/**
+ * TLS 1.2 suites: ECDHE with AEAD ciphers only (no CBC, no static RSA, no DHE), ECDSA first for the
+ * generated P-384 certificate, RSA kept for a brought certificate. The TLS 1.3 suites must be named
+ * too: a list without them makes Node cap the protocol at TLS 1.2.
+ */
+export const TLS_CIPHERS = [
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "TLS_AES_128_GCM_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-CHACHA20-POLY1305"
+].join(":")
+
+/**
+ * Answer a request Node could not parse (or that timed out) and cut the connection: the answer goes
+ * out with a FIN and the socket is destroyed once it has flushed, or after ERROR_FLUSH_MS for a
+ * client that does not read. A half-close alone kept the fd for as long as the client kept its side.
+ */
+const answerAndDestroy = (error: NodeJS.ErrnoException, socket: Duplex): void => {
+  // Writing over a response already under way would corrupt it (Node's own rule); `_httpMessage` is
+  // the in-flight ServerResponse Node keeps on the socket.
+  const inFlight = (socket as unknown as { readonly _httpMessage?: { readonly headersSent: boolean } | null })._httpMessage
+  if (error.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent === true) {
+    socket.destroy()
+    return
+  }
+  const fallback = setTimeout(() => socket.destroy(), ERROR_FLUSH_MS)
+  fallback.unref()
+  socket.once("close", () => clearTimeout(fallback))
+  socket.end(error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? TIMED_OUT : MALFORMED, () => socket.destroy())
+}
+
+/** How often Node looks for requests past their headers/request timeout (it defaults to 30 s). */
+const checkingIntervalMs = (headersTimeoutMs: number, requestTimeoutMs: number): number => {
+  const shortest = Math.min(...[headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0))
+  return Number.isFinite(shortest) ? Math.min(1000, Math.max(100, Math.floor(shortest / 4))) : 30_000
+}
+
+/** At most one `connection-refused` line per this interval, counting what it stands for. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000
+
 export const HttpServerLive: Layer.Layer<
   HttpListener,
   ListenFailed,
@@ -137,29 +194,115 @@ export const HttpServerLive: Layer.Layer<
       Effect.provideService(IncomingMessage.MaxBodySize, Option.some(config.maxBodyBytes as never))
     )
     const tls = keys.tls
+    const limits = config.http
+    // engine.io's own test for its requests (its path with the trailing slash, as a URL prefix).
+    const enginePath = `${io.path().replace(/\/$/, "")}/`
+    const isEnginePath = (url: string | undefined): boolean => url !== undefined && url.startsWith(enginePath)
+    // Node refuses headersTimeout > requestTimeout; the request deadline covers the headers anyway.
+    const headersTimeout = limits.requestTimeoutMs > 0 && limits.headersTimeoutMs > limits.requestTimeoutMs
+      ? limits.requestTimeoutMs
+      : limits.headersTimeoutMs
+    if (headersTimeout !== limits.headersTimeoutMs) {
+      yield* Effect.logWarning("config-fallback").pipe(Effect.annotateLogs({
+        variable: "BOREALIS_HTTP_HEADERS_TIMEOUT_SECONDS",
+        message: "longer than BOREALIS_HTTP_REQUEST_TIMEOUT_SECONDS; using the request timeout"
+      }))
+    }
+    const httpOptions: http.ServerOptions = {
+      headersTimeout,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: checkingIntervalMs(headersTimeout, limits.requestTimeoutMs),
+      // Only Socket.IO upgrades; any other `Upgrade:` request is answered as plain HTTP (engine.io
+      // would half-close it after 1 s and leave the fd to the client).
+      shouldUpgradeCallback: (request) => isEnginePath(request.url)
+    }
     const server: http.Server = Option.isSome(tls)
-      ? https.createServer({ key: tls.value.keyPem, cert: tls.value.chainPem, minVersion: tls.value.minVersion })
-      : http.createServer()
+      ? https.createServer({
+        ...httpOptions,
+        key: tls.value.keyPem,
+        cert: tls.value.chainPem,
+        minVersion: tls.value.minVersion,
+        ciphers: TLS_CIPHERS,
+        honorCipherOrder: true,
+        handshakeTimeout: limits.tlsHandshakeTimeoutMs
+      })
+      : http.createServer(httpOptions)
+    // Socket inactivity on HTTP connections (slow bodies, paused readers); upgraded websockets are
+    // out of its reach (Node drops its timeout handler on upgrade and ws clears the timer).
+    server.timeout = limits.idleTimeoutMs
+
+    const runtime = yield* Effect.runtime<never>()
+    let refusedSinceLog = 0
+    let lastRefusalLog = 0
+    const refused = (address: string | undefined) => {
+      M.rateLimited.inc({ limiter: "unauthenticated_connections" })
+      refusedSinceLog += 1
+      const now = Date.now()
+      if (now - lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return
+      lastRefusalLog = now
+      const refusedCount = refusedSinceLog
+      refusedSinceLog = 0
+      Runtime.runFork(runtime)(
+        Effect.logWarning("connection-refused").pipe(Effect.annotateLogs({
+          reason: "unauthenticated connections per address",
+          address: address ?? "unknown",
+          limit: limits.maxUnauthenticatedPerAddress,
+          refused: refusedCount
+        }))
+      )
+    }
+    // Every client behind a trusted reverse proxy shares its address: the proxy is not capped.
+    const trusted = proxyAddr.compile([...config.trustedProxies])
+    const guard = makeConnectionGuard({
+      maxUnauthenticatedPerAddress: limits.maxUnauthenticatedPerAddress,
+      exempt: (address) => trusted(address, 0),
+      tls: Option.isSome(tls)
+    })
+
     const sockets = new Set<Socket>()
     const upgraded = new Set<Socket>()
+    // Raw TCP connections (under TLS too, before the handshake): the per-address cap applies here.
     server.on("connection", (socket: Socket) => {
+      if (!guard.admit(socket)) {
+        const address = socket.remoteAddress
+        socket.destroy()
+        refused(address)
+        return
+      }
       sockets.add(socket)
       socket.once("close", () => sockets.delete(socket))
     })
+    server.on("secureConnection", (socket: TLSSocket) => guard.linkTls(socket))
     // (Under TLS this is the TLS socket, not the raw one `connection` saw.)
     server.on("upgrade", (_request, socket: Socket) => {
       upgraded.add(socket)
       socket.once("close", () => upgraded.delete(socket))
     })
     server.on("request", handler)
-    server.on("clientError", (_error, socket) => {
-      if (socket.writable) socket.end(MALFORMED)
-      else socket.destroy()
-    })
+    server.on("clientError", answerAndDestroy)
     server.on("tlsClientError", (_error, socket) => socket.destroy())
     // After our handler is registered: engine.io wraps the request listeners so `/socket.io/` (and
     // its websocket upgrades) go to Socket.IO and everything else reaches the Effect app.
     io.attach(server)
+    // A long-polling GET is held by engine.io until it has a packet or its next ping (pingInterval),
+    // writing nothing meanwhile: the idle timeout must not cut it. Once the answer has started, a
+    // client that stops reading it is idle like any other.
+    const heldPolls = new WeakMap<Duplex, http.ServerResponse>()
+    server.on("request", (request: http.IncomingMessage, response: http.ServerResponse) => {
+      if (request.method !== "GET" || !isEnginePath(request.url)) return
+      const socket = request.socket
+      heldPolls.set(socket, response)
+      response.once("close", () => {
+        if (heldPolls.get(socket) === response) heldPolls.delete(socket)
+      })
+    })
+    // With a listener here Node no longer destroys idle sockets itself (idle or keep-alive timeout).
+    server.on("timeout", (socket: Duplex) => {
+      const poll = heldPolls.get(socket)
+      if (poll !== undefined && !poll.headersSent) return
+      socket.destroy()
+    })
 
     const display = config.host === "" ? "0.0.0.0" : config.host
     yield* Effect.acquireRelease(
