@@ -11,6 +11,7 @@ import { escapeControls } from "../layers/Logging.ts"
 import { MigrationsLive } from "../layers/Migrations.ts"
 import { SqlLive } from "../layers/Sql.ts"
 import { Audit } from "../services/audit/Audit.ts"
+import { Revocations } from "../services/revocations/Revocations.ts"
 import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
 import type { Actor } from "../services/operators/OperatorAccounts.ts"
 import { OperatorsLive } from "../services/operators/layer.ts"
@@ -39,7 +40,7 @@ const database = MigrationsLive.pipe(
 
 /** The operator services on the Engine's database (created and migrated if needed). */
 export const CliServicesLive = OperatorsLive.pipe(
-  Layer.provideMerge(Audit.Default),
+  Layer.provideMerge(Layer.mergeAll(Audit.Default, Revocations.Default)),
   Layer.provideMerge(database),
   Layer.provide(CliLoggingLive)
 )

@@ -74,7 +74,7 @@ const list = Command.make("list", { json }, ({ json }) =>
 
 const add = Command.make("add", {
   username,
-  role: Options.choice("role", ["User", "Admin"]).pipe(Options.withDefault("User" as const)),
+  role: Options.choice("role", ["Viewer", "User", "Admin"]).pipe(Options.withDefault("User" as const)),
   displayName: Options.text("display-name").pipe(Options.optional),
   ...passwordOptions
 }, (opts) =>
@@ -96,7 +96,7 @@ const passwd = Command.make("passwd", { username, ...passwordOptions }, (opts) =
     yield* Console.log(`password changed for ${opts.username.trim()}; its sessions and tokens were retired`)
   }))).pipe(Command.withDescription("Set an operator's password"))
 
-const role = Command.make("role", { username, role: Args.text({ name: "role" }).pipe(Args.withDescription("User or Admin")) }, (opts) =>
+const role = Command.make("role", { username, role: Args.text({ name: "role" }).pipe(Args.withDescription("Viewer, User or Admin")) }, (opts) =>
   reportFailures(Effect.gen(function*() {
     const updated = yield* (yield* OperatorAccounts).changeRole(opts.username, opts.role, cliActor())
     yield* Console.log(`${updated.username} is now ${updated.role}`)

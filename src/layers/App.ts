@@ -14,6 +14,7 @@ import { TracingLive } from "./Tracing.ts"
 import { AgentSideLive } from "../services/agents/layer.ts"
 import { Assemblies } from "../services/assemblies/Assemblies.ts"
 import { Audit } from "../services/audit/Audit.ts"
+import { Revocations } from "../services/revocations/Revocations.ts"
 import { JobsLive } from "../services/jobs/layer.ts"
 import { SchedulerLive } from "../scheduler/Scheduler.ts"
 import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
@@ -52,8 +53,8 @@ const BootstrapComplete = Layer.effectDiscard(
 const ServicesLive = Readiness.Default.pipe(
   Layer.provideMerge(JobsLive),
   Layer.provideMerge(Layer.mergeAll(OperatorsLive, AgentSideLive, Assemblies.Default)),
-  // Every capability records to the one audit trail.
-  Layer.provideMerge(Audit.Default)
+  // Every capability records to the one audit trail and announces revoked credentials on one bus.
+  Layer.provideMerge(Layer.mergeAll(Audit.Default, Revocations.Default))
 )
 
 /** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */

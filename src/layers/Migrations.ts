@@ -157,6 +157,7 @@ const ensureDefaultAdminRow = (sql: SqlClient.SqlClient) =>
     if (named.length > 0) {
       yield* sql`UPDATE users SET role = 'Admin', updated_at = ${now} WHERE LOWER(username) = 'admin'`
     } else {
+      // The operators capability replaces the SHA-512 with a salted hash before anyone can log in.
       yield* sql`INSERT INTO users (username, display_name, password_sha512, role, last_login, created_at, updated_at, mfa_enabled, mfa_secret)
         VALUES (${DEFAULT_ADMIN_USERNAME}, 'Administrator', ${DEFAULT_ADMIN_PASSWORD_SHA512}, 'Admin', 0, ${now}, ${now}, 0, NULL)`
     }
@@ -171,7 +172,7 @@ export const ensureDefaultAdmin: Effect.Effect<void, SqlError, SqlClient.SqlClie
   const users = TABLES.find((t) => t.name === "users")!
   yield* sql.withTransaction(Effect.zipRight(ensureTable(sql, users), ensureDefaultAdminRow(sql)))
   const defaults = yield* sql<{ username: string }>`
-    SELECT username FROM users WHERE password_sha512 = ${DEFAULT_ADMIN_PASSWORD_SHA512} AND LOWER(role) = 'admin'`
+    SELECT username FROM users WHERE LOWER(role) = 'admin' AND (password_sha512 = ${DEFAULT_ADMIN_PASSWORD_SHA512} OR password_is_default = 1)`
   for (const row of defaults) {
     yield* Effect.logWarning("default-admin-password-in-use").pipe(
       Effect.annotateLogs({ username: row.username, hint: "change it: npm run cli -- users passwd admin" })

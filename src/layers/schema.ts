@@ -223,7 +223,9 @@ export const TABLES: ReadonlyArray<TableDef> = [
       col("created_at", "INTEGER"),
       col("updated_at", "INTEGER"),
       // Added by this rebuild: IANA zone the calendar schedule is evaluated in (NULL = server zone).
-      col("timezone", "TEXT")
+      col("timezone", "TEXT"),
+      // Added by this rebuild: the operator who created the job (a User changes only its own jobs).
+      col("created_by", "TEXT")
     ]
   },
   {
@@ -276,7 +278,11 @@ export const TABLES: ReadonlyArray<TableDef> = [
       col("mfa_secret", "TEXT"),
       // Added by this rebuild: bumped on password reset / MFA reset so older operator tokens and
       // sessions stop working.
-      col("auth_epoch", "INTEGER NOT NULL DEFAULT 0")
+      col("auth_epoch", "INTEGER NOT NULL DEFAULT 0"),
+      // Added by this rebuild: the salted scrypt of what the client sends (password_sha512 is emptied
+      // once this is set), and whether that is still the published default password.
+      col("password_hash", "TEXT"),
+      col("password_is_default", "INTEGER NOT NULL DEFAULT 0")
     ]
   }
 ]

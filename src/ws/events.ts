@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { Socket } from "socket.io"
 import { logDebugWith } from "../layers/Logging.ts"
+import { type Role, roleAtLeast } from "../services/operators/credentials.ts"
 import { agentIdBelongsTo } from "../services/realtime/agentRules.ts"
 import { AgentRegistry, type SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { agentRoom, RealtimeOutbox } from "../services/realtime/RealtimeOutbox.ts"
@@ -186,7 +187,7 @@ const jobStatusRequest: EventHandler = (_ctx, args) =>
     ackOf(args)?.(answer)
   })
 
-/** What an agent socket (token-era or pre-token) may emit. */
+/** What an agent socket (token-era or pre-token) may emit: each only for the sender's own agent ids. */
 export const agentHandlers: Record<string, EventHandler> = {
   connect_agent: connectAgent,
   agent_heartbeat: agentHeartbeat,
@@ -200,10 +201,28 @@ export const agentHandlers: Record<string, EventHandler> = {
   quick_job_progress: jobReport("progress")
 }
 
-/** What an operator's browser may emit. */
+/** The role each operator event needs (relaying a playbook runs code on devices: Admin only). */
+export const OPERATOR_EVENT_ROLES = {
+  job_status_request: "Viewer",
+  list_agent_windows: "User",
+  ansible_playbook_cancel: "User",
+  ansible_playbook_run: "Admin"
+} as const satisfies Record<string, Role>
+
+/** An operator event refused for the sender's role: dropped with a warning (and `{error}` to an ack). */
+const forRole = (event: keyof typeof OPERATOR_EVENT_ROLES, handler: EventHandler): EventHandler => (ctx, args) => {
+  const role = OPERATOR_EVENT_ROLES[event]
+  if (ctx.identity._tag === "Operator" && roleAtLeast(ctx.identity.role, role)) return handler(ctx, args)
+  ackOf(args)?.({ error: "forbidden" })
+  return Effect.logWarning("ws-event-forbidden").pipe(
+    Effect.annotateLogs({ event, sid: ctx.socket.id, required: role, as: ctx.identity._tag === "Operator" ? ctx.identity.username : ctx.identity._tag })
+  )
+}
+
+/** What an operator's browser may emit, each behind its role. */
 export const operatorHandlers: Record<string, EventHandler> = {
-  list_agent_windows: listAgentWindows,
-  ansible_playbook_run: ansibleRun,
-  ansible_playbook_cancel: ansibleCancel,
-  job_status_request: jobStatusRequest
+  list_agent_windows: forRole("list_agent_windows", listAgentWindows),
+  ansible_playbook_run: forRole("ansible_playbook_run", ansibleRun),
+  ansible_playbook_cancel: forRole("ansible_playbook_cancel", ansibleCancel),
+  job_status_request: forRole("job_status_request", jobStatusRequest)
 }

@@ -6,6 +6,7 @@ import { applyMigrations } from "../../src/layers/Migrations.ts"
 import { SqlLive } from "../../src/layers/Sql.ts"
 import { Audit } from "../../src/services/audit/Audit.ts"
 import { KeyMaterial } from "../../src/services/keys/KeyMaterial.ts"
+import { Revocations } from "../../src/services/revocations/Revocations.ts"
 import { OperatorsLive } from "../../src/services/operators/layer.ts"
 import { tempRoot } from "./engine.ts"
 
@@ -18,6 +19,10 @@ export const migratedDatabase = (root: string) =>
 
 /** Everything `OperatorsLive` provides, plus Audit, SQL and config, on its own database. */
 export const operatorServices = (root: string = tempRoot("borealis-ops-")) =>
-  OperatorsLive.pipe(Layer.provideMerge(Audit.Default), Layer.provideMerge(KeyMaterial.Test), Layer.provideMerge(migratedDatabase(root)))
+  OperatorsLive.pipe(
+    Layer.provideMerge(Layer.mergeAll(Audit.Default, Revocations.Default)),
+    Layer.provideMerge(KeyMaterial.Test),
+    Layer.provideMerge(migratedDatabase(root))
+  )
 
 export const run = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect

@@ -17,7 +17,7 @@ export const login = async (client: Client, credentials: { username: string; pas
 }
 
 /** Create a user through the API (as the logged-in admin `client`). */
-export const createUser = async (client: Client, username: string, role: "User" | "Admin", password = "pw-" + username) => {
+export const createUser = async (client: Client, username: string, role: "Viewer" | "User" | "Admin", password = "pw-" + username) => {
   const reply = await client.post("/api/users", { username, password_sha512: sha512(password), role })
   if (reply.status !== 200) throw new Error(`create user failed: ${reply.status} ${reply.text}`)
   return { username, password_sha512: sha512(password) }

@@ -5,7 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { RequireAdmin } from "../auth/Middleware.ts"
+import { access, RequireAdmin } from "../auth/Middleware.ts"
 import { FirstParam } from "../sites/Api.ts"
 
 export const InstallCode = Schema.Struct({
@@ -101,5 +101,6 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .addError(Wire.Conflict)
   )
   .middleware(RequireAdmin)
+  .annotateEndpoints(OpenApi.Override, access("Admin"))
   .annotate(OpenApi.Description, "Install codes and device approvals. Admin role required (401 not_authenticated / 403 forbidden).")
 {}

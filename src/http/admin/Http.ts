@@ -4,15 +4,9 @@ import * as Effect from "effect/Effect"
 import { maxUsesFromPayload, ttlFromPayload } from "../../services/enrollment/adminRecords.ts"
 import { EnrollmentAdmin } from "../../services/enrollment/EnrollmentAdmin.ts"
 import { pyTruthy } from "../../services/pyValues.ts"
+import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../Api.ts"
-import { CurrentOperator } from "../auth/Middleware.ts"
-import { clientIp } from "../clientIp.ts"
 import { operatorJson } from "../operatorBody.ts"
-
-const actor = Effect.gen(function*() {
-  const operator = yield* CurrentOperator
-  return { username: operator.username, ip: yield* clientIp }
-})
 
 const firstParam = (raw: string | ReadonlyArray<string> | undefined): string | undefined =>
   typeof raw === "string" ? raw : raw?.[0]
@@ -28,12 +22,12 @@ export const AdminLive = HttpApiBuilder.group(BorealisApi, "admin", (handlers) =
           const record = yield* admin.createCode(
             ttlFromPayload(payload["ttl_hours"], payload["ttl"]),
             maxUsesFromPayload(payload["max_uses"], payload["allowed_uses"]),
-            yield* actor
+            yield* currentActor
           )
           return HttpServerResponse.unsafeJson(record, { status: 201 })
         }))
       .handle("deleteCode", ({ path }) =>
-        Effect.as(Effect.flatMap(actor, (a) => admin.deleteCode(path.id, a)), { status: "deleted" as const }))
+        Effect.as(Effect.flatMap(currentActor, (a) => admin.deleteCode(path.id, a)), { status: "deleted" as const }))
       .handle("listApprovals", ({ urlParams }) =>
         Effect.map(admin.listApprovals(firstParam(urlParams.status)), (approvals) => ({ approvals })))
       .handleRaw("approve", ({ path }) =>
@@ -43,7 +37,7 @@ export const AdminLive = HttpApiBuilder.group(BorealisApi, "admin", (handlers) =
           return yield* admin.approve(path.id, {
             guid: payload["guid"],
             conflictResolution: typeof raw === "string" ? raw : undefined
-          }, yield* actor)
+          }, yield* currentActor)
         }))
-      .handle("deny", ({ path }) => Effect.flatMap(actor, (a) => admin.deny(path.id, a)))
+      .handle("deny", ({ path }) => Effect.flatMap(currentActor, (a) => admin.deny(path.id, a)))
   }))

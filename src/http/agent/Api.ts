@@ -7,6 +7,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
 import { Wire } from "../../services/errors.ts"
+import { access } from "../auth/Middleware.ts"
 
 /** Device authentication (Bearer access token, §3.4 variant B) for the agent report routes. */
 export class DeviceAuthentication extends HttpApiMiddleware.Tag<DeviceAuthentication>()("borealis/DeviceAuthentication", {
@@ -67,6 +68,7 @@ export class AgentApi extends HttpApiGroup.make("agent")
       .addError(Wire.RateLimited)
       .addError(Wire.PayloadTooLarge)
       .addError(Wire.ServiceUnavailable)
+      .annotate(OpenApi.Override, access("public"))
       .annotate(OpenApi.Description, "Start an enrollment with an install code. No authentication; rate limited per IP (40/min) and key (12/min).")
   )
   .add(
@@ -77,6 +79,7 @@ export class AgentApi extends HttpApiGroup.make("agent")
       .addError(Wire.Conflict)
       .addError(Wire.PayloadTooLarge)
       .addError(Wire.ServiceUnavailable)
+      .annotate(OpenApi.Override, access("public"))
       .annotate(OpenApi.Description, "Poll with an Ed25519 proof over server_nonce || approval_reference || client_nonce. An unknown reference answers 404 {\"status\":\"unknown\"}.")
   )
   .add(
@@ -89,6 +92,7 @@ export class AgentApi extends HttpApiGroup.make("agent")
       .addError(Wire.NotFound)
       .addError(Wire.PayloadTooLarge)
       .addError(Wire.ServiceUnavailable)
+      .annotate(OpenApi.Override, access("public"))
       .annotate(OpenApi.Description, "A new 15-minute access token. Optional DPoP header; a DPoP-bound refresh token needs a proof of the same key.")
   )
   .add(
@@ -98,6 +102,7 @@ export class AgentApi extends HttpApiGroup.make("agent")
       .addError(Wire.Conflict)
       .addError(Wire.PayloadTooLarge)
       .middleware(DeviceAuthentication)
+      .annotate(OpenApi.Override, access("device"))
   )
   .add(
     HttpApiEndpoint.post("details", "/api/agent/details")
@@ -107,6 +112,7 @@ export class AgentApi extends HttpApiGroup.make("agent")
       .addError(Wire.NotFound)
       .addError(Wire.PayloadTooLarge)
       .middleware(DeviceAuthentication)
+      .annotate(OpenApi.Override, access("device"))
   )
   .add(
     HttpApiEndpoint.post("scriptRequest", "/api/agent/script/request")
@@ -117,10 +123,12 @@ export class AgentApi extends HttpApiGroup.make("agent")
         signing_key: Schema.optional(Schema.String)
       }))
       .middleware(DeviceAuthentication)
+      .annotate(OpenApi.Override, access("device"))
   )
   .add(
     HttpApiEndpoint.get("jwks", "/.well-known/jwks.json")
       .addSuccess(Schema.Struct({ keys: Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown })) }))
+      .annotate(OpenApi.Override, access("public"))
       .annotate(OpenApi.Description, "The Ed25519 public key that signs agent access tokens (kid = first 16 hex of SHA-256 over its SPKI).")
   )
   .annotate(OpenApi.Title, "agent")

@@ -14,7 +14,8 @@ import { AccessTokens } from "../../services/tokens/AccessTokens.ts"
 import { M } from "../../services/metrics/metrics.ts"
 import { BorealisApi } from "../Api.ts"
 import { jsonObject } from "../body.ts"
-import { dpopHeaderValues, enrollmentRemoteAddr, publicRequestUrl } from "../requestUrl.ts"
+import { clientIp, peerIsTrusted } from "../clientIp.ts"
+import { dpopHeaderValues, publicRequestUrl } from "../requestUrl.ts"
 import { DeviceAuthentication } from "./Api.ts"
 
 const AGENT_CONTEXT_HEADER = "x-borealis-agent-context"
@@ -34,10 +35,10 @@ const counted = <A, E, R>(metric: typeof M.tokenRefreshes, success: (a: A) => st
   )
 
 /** The DPoP inputs of a request: header values, method, and the URL the client addressed. */
-const dpopOf = (request: HttpServerRequest.HttpServerRequest, publicBase: Option.Option<string>, tls: boolean) => ({
+const dpopOf = (request: HttpServerRequest.HttpServerRequest, config: EngineConfig["Type"], tls: boolean) => ({
   proofs: dpopHeaderValues(request.headers["dpop"]),
   method: request.method,
-  url: publicRequestUrl(request, publicBase, tls)
+  url: publicRequestUrl(request, config.publicBaseUrl, tls, peerIsTrusted(request.remoteAddress, config.trustedProxies))
 })
 
 export const DeviceAuthenticationLive = Layer.effect(
@@ -48,7 +49,7 @@ export const DeviceAuthenticationLive = Layer.effect(
     const tls = Option.isSome((yield* KeyMaterial).tls)
     return Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const dpop = dpopOf(request, config.publicBaseUrl, tls)
+      const dpop = dpopOf(request, config, tls)
       return yield* auth.authenticate({
         authorization: request.headers["authorization"],
         agentContext: request.headers[AGENT_CONTEXT_HEADER],
@@ -70,7 +71,7 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
       .handleRaw("enrollRequest", ({ request }) =>
         Effect.gen(function*() {
           const body = yield* jsonObject
-          const remoteAddr = yield* enrollmentRemoteAddr
+          const remoteAddr = yield* clientIp
           return yield* enrollment.request({ body, remoteAddr, context: request.headers[AGENT_CONTEXT_HEADER] })
         }).pipe(counted(M.enrollmentRequests, () => "pending")))
       .handleRaw("enrollPoll", () =>
@@ -87,8 +88,8 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
       .handleRaw("tokenRefresh", ({ request }) =>
         Effect.gen(function*() {
           const body = yield* jsonObject
-          const dpop = dpopOf(request, config.publicBaseUrl, tls)
-          const remoteAddr = yield* enrollmentRemoteAddr
+          const dpop = dpopOf(request, config, tls)
+          const remoteAddr = yield* clientIp
           return yield* refresh.refresh({ body, dpop, remoteAddr })
         }).pipe(counted(M.tokenRefreshes, (a) => (a.refresh_token === undefined ? "ok" : "rotated"))))
       .handle("heartbeat", () =>

@@ -5,7 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireAdmin, RequireOperator } from "../auth/Middleware.ts"
 
 const AgentEntry = Schema.Struct({
   agent_id: Schema.String,
@@ -24,6 +24,8 @@ export class AgentsApi extends HttpApiGroup.make("agents")
   .add(
     HttpApiEndpoint.get("list", "/api/agents")
       .addSuccess(Schema.Record({ key: Schema.String, value: AgentEntry }))
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
       .annotate(OpenApi.Description, "Agents keyed by agent_id: agent-type devices merged with live sockets; `collector_active` is true while the device is online.")
   )
   .add(
@@ -32,6 +34,8 @@ export class AgentsApi extends HttpApiGroup.make("agents")
       .addSuccess(Schema.Struct({ status: Schema.Literal("provisioned"), roles: Schema.Array(Schema.Unknown) }))
       .addError(Wire.BadRequest)
       .addError(Wire.PayloadTooLarge)
+      .middleware(RequireAdmin)
+      .annotate(OpenApi.Override, access("Admin"))
       .annotate(OpenApi.Description, "Store an agent's roles and send `agent_config` to that agent's sockets only.")
   )
   .add(
@@ -39,6 +43,8 @@ export class AgentsApi extends HttpApiGroup.make("agents")
       .setPath(Schema.Struct({ agent_id: Schema.String }))
       .addSuccess(Schema.Struct({ status: Schema.Literal("removed") }))
       .addError(Wire.NotFound)
+      .middleware(RequireAdmin)
+      .annotate(OpenApi.Override, access("Admin"))
   )
   .add(
     HttpApiEndpoint.get("screenshot", "/api/agents/:agent_id/screenshot")
@@ -46,7 +52,8 @@ export class AgentsApi extends HttpApiGroup.make("agents")
       .setUrlParams(Schema.Struct({ node_id: Schema.optional(Schema.String) }))
       .addSuccess(Schema.Struct({ agent_id: Schema.String, node_id: Schema.NullOr(Schema.String), image_base64: Schema.String, timestamp: Schema.Number }))
       .addError(Wire.NotFound)
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
       .annotate(OpenApi.Description, "The newest cached frame of an agent (or of one of its screenshot nodes). The cache is bounded (BOREALIS_SCREENSHOT_CACHE_ENTRIES / _BYTES, least recently used evicted).")
   )
-  .middleware(RequireOperator)
 {}

@@ -7,7 +7,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireAdmin, RequireUser } from "../auth/Middleware.ts"
 
 const Island = Schema.String.annotations({ description: "workflows | scripts | ansible (aliases: workflow, script, ansible_playbooks, ansible-playbooks, playbooks)" })
 
@@ -35,7 +35,9 @@ export const WorkflowItem = Schema.Struct({
 })
 
 export const AssemblyListing = Schema.Struct({
-  root: Schema.String,
+  root: Schema.String.annotations({
+    description: "The island's folder relative to the Assemblies root (Scripts | Workflows | Ansible_Playbooks); the original sent the server's absolute path"
+  }),
   items: Schema.Array(Schema.Union(WorkflowItem, ScriptItem)),
   folders: Schema.Array(Schema.String)
 })
@@ -88,12 +90,16 @@ const mutation = <const Name extends string, const Path extends `/${string}`>(na
     .addError(Wire.NotFound)
     .addError(Wire.Conflict)
     .addError(Wire.PayloadTooLarge)
+    .middleware(RequireAdmin)
+    .annotate(OpenApi.Override, access("Admin"))
 
 export class AssembliesApi extends HttpApiGroup.make("assemblies")
   .add(
     HttpApiEndpoint.get("list", "/api/assembly/list")
       .addSuccess(AssemblyListing)
       .addError(Wire.BadRequest)
+      .middleware(RequireUser)
+      .annotate(OpenApi.Override, access("User"))
       .annotate(OpenApi.Description, "`?island=`: every file and folder of the island, newest first.")
   )
   .add(
@@ -101,6 +107,8 @@ export class AssembliesApi extends HttpApiGroup.make("assemblies")
       .addSuccess(Schema.Unknown)
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
+      .middleware(RequireUser)
+      .annotate(OpenApi.Override, access("User"))
       .annotate(
         OpenApi.Description,
         "`?island=&path=`: a workflow's JSON as stored; otherwise `{file_name, rel_path, type, assembly, content}` (script decoded)."
@@ -111,6 +119,8 @@ export class AssembliesApi extends HttpApiGroup.make("assemblies")
   .add(mutation("rename", "/api/assembly/rename").setPayload(RenamePayload))
   .add(mutation("move", "/api/assembly/move").setPayload(MovePayload).annotate(OpenApi.Description, "Into an existing folder keeps the name."))
   .add(mutation("delete", "/api/assembly/delete").setPayload(DeletePayload))
-  .middleware(RequireOperator)
-  .annotate(OpenApi.Description, "The script library under `<project root>/Assemblies`: Workflows, Scripts, Ansible_Playbooks.")
+  .annotate(
+    OpenApi.Description,
+    "The script library under `<project root>/Assemblies`: Workflows, Scripts, Ansible_Playbooks. A User reads it (to run its scripts); only an Admin authors, edits, moves or deletes."
+  )
 {}

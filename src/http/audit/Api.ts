@@ -5,7 +5,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { AuditRecord } from "../../services/audit/events.ts"
 import { Wire } from "../../services/errors.ts"
-import { RequireAdmin } from "../auth/Middleware.ts"
+import { access, RequireAdmin } from "../auth/Middleware.ts"
 import { FirstParam } from "../sites/Api.ts"
 
 export class AuditApi extends HttpApiGroup.make("audit")
@@ -29,5 +29,6 @@ export class AuditApi extends HttpApiGroup.make("audit")
       .addError(Wire.BadRequest)
   )
   .middleware(RequireAdmin)
+  .annotateEndpoints(OpenApi.Override, access("Admin"))
   .annotate(OpenApi.Description, "Append-only audit trail of operator and security events. Admin role required.")
 {}

@@ -4,7 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { RequireOperator } from "./Middleware.ts"
+import { access, RequireOperator } from "./Middleware.ts"
 
 export const LoginPayload = Schema.Struct({
   username: Schema.String,
@@ -53,6 +53,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .addError(Wire.Unauthorized)
       .addError(Wire.PayloadTooLarge)
       .addError(Wire.RateLimited)
+      .annotate(OpenApi.Override, access("public"))
       .annotate(OpenApi.Description, "Sets the HttpOnly `session` cookie and the `borealis_auth` token cookie, or starts an MFA challenge.")
   )
   .add(
@@ -64,8 +65,9 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .addError(Wire.Forbidden)
       .addError(Wire.PayloadTooLarge)
       .addError(Wire.RateLimited)
+      .annotate(OpenApi.Override, access("public"))
   )
-  .add(HttpApiEndpoint.post("logout", "/api/auth/logout").addSuccess(StatusOk))
-  .add(HttpApiEndpoint.get("me", "/api/auth/me").addSuccess(Me).middleware(RequireOperator))
+  .add(HttpApiEndpoint.post("logout", "/api/auth/logout").addSuccess(StatusOk).annotate(OpenApi.Override, access("public")))
+  .add(HttpApiEndpoint.get("me", "/api/auth/me").addSuccess(Me).middleware(RequireOperator).annotate(OpenApi.Override, access("Viewer")))
   .annotate(OpenApi.Description, "Operator sessions: session cookie, then `borealis_auth` cookie, then `Authorization: Bearer`.")
 {}

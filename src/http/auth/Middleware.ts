@@ -1,6 +1,8 @@
-// Guards for operator routes. `RequireOperator` answers 401 {"error":"not_authenticated"} without a
-// logged-in operator; `RequireAdmin` also answers 403 {"error":"forbidden"} for a non-admin role
-// (spec: config-bootstrap-tests.md §6.10, auth-enrollment.md §1.6). Both provide `CurrentOperator`.
+// Guards for operator routes, one per role: `RequireOperator` (any operator, Viewer and up),
+// `RequireUser`, `RequireAdmin`. Without a logged-in operator they answer 401
+// {"error":"not_authenticated"}; below the role, 403 {"error":"forbidden"} (spec:
+// config-bootstrap-tests.md §6.10, auth-enrollment.md §1.6). Each provides `CurrentOperator`. Every
+// route also states its role in the OpenAPI document (`x-required-role`), which a test walks.
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Context from "effect/Context"
@@ -9,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Forbidden, Unauthorized, Wire } from "../../services/errors.ts"
-import { isAdminRole } from "../../services/operators/credentials.ts"
+import { type Role, roleAtLeast } from "../../services/operators/credentials.ts"
 import { type AuthenticatedOperator, OperatorAuth } from "../../services/operators/OperatorAuth.ts"
 
 /** The operator the current request acts as. */
@@ -20,10 +22,21 @@ export class RequireOperator extends HttpApiMiddleware.Tag<RequireOperator>()("b
   failure: Wire.Unauthorized
 }) {}
 
+export class RequireUser extends HttpApiMiddleware.Tag<RequireUser>()("borealis/RequireUser", {
+  provides: CurrentOperator,
+  failure: Schema.Union(Wire.Unauthorized, Wire.Forbidden)
+}) {}
+
 export class RequireAdmin extends HttpApiMiddleware.Tag<RequireAdmin>()("borealis/RequireAdmin", {
   provides: CurrentOperator,
   failure: Schema.Union(Wire.Unauthorized, Wire.Forbidden)
 }) {}
+
+/** Who may call a route, as the OpenAPI document states it: nobody in particular, an agent, or an operator role. */
+export type RouteAccess = "public" | "device" | Role
+
+/** The `x-required-role` extension of an operation (`OpenApi.Override`). */
+export const access = (who: RouteAccess) => ({ "x-required-role": who })
 
 export const notAuthenticated = new Unauthorized({ error: "not_authenticated" })
 export const forbidden = new Forbidden({ error: "forbidden" })
@@ -31,6 +44,13 @@ export const forbidden = new Forbidden({ error: "forbidden" })
 const operatorOfRequest = (auth: OperatorAuth) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
     auth.authenticate({ cookie: request.headers["cookie"], authorization: request.headers["authorization"] }))
+
+/** The guard of one role: 401 without an operator, 403 below the role. */
+const guard = (auth: OperatorAuth, role: Role, span: string) =>
+  Effect.flatMap(operatorOfRequest(auth), Option.match({
+    onNone: () => Effect.fail<Unauthorized | Forbidden>(notAuthenticated),
+    onSome: (operator) => (roleAtLeast(operator.role, role) ? Effect.succeed(operator) : Effect.fail(forbidden))
+  })).pipe(Effect.withSpan(span))
 
 export const RequireOperatorLive: Layer.Layer<RequireOperator, never, OperatorAuth> = Layer.effect(
   RequireOperator,
@@ -41,14 +61,15 @@ export const RequireOperatorLive: Layer.Layer<RequireOperator, never, OperatorAu
     })).pipe(Effect.withSpan("RequireOperator")))
 )
 
-export const RequireAdminLive: Layer.Layer<RequireAdmin, never, OperatorAuth> = Layer.effect(
-  RequireAdmin,
-  Effect.map(OperatorAuth, (auth) =>
-    Effect.flatMap(operatorOfRequest(auth), Option.match({
-      onNone: () => Effect.fail<Unauthorized | Forbidden>(notAuthenticated),
-      onSome: (operator) => (isAdminRole(operator.role) ? Effect.succeed(operator) : Effect.fail(forbidden))
-    })).pipe(Effect.withSpan("RequireAdmin")))
+export const RequireUserLive: Layer.Layer<RequireUser, never, OperatorAuth> = Layer.effect(
+  RequireUser,
+  Effect.map(OperatorAuth, (auth) => guard(auth, "User", "RequireUser"))
 )
 
-/** Both guards, for `ApiLive`. */
-export const AuthMiddlewareLive = Layer.mergeAll(RequireOperatorLive, RequireAdminLive)
+export const RequireAdminLive: Layer.Layer<RequireAdmin, never, OperatorAuth> = Layer.effect(
+  RequireAdmin,
+  Effect.map(OperatorAuth, (auth) => guard(auth, "Admin", "RequireAdmin"))
+)
+
+/** Every guard, for `ApiLive`. */
+export const AuthMiddlewareLive = Layer.mergeAll(RequireOperatorLive, RequireUserLive, RequireAdminLive)

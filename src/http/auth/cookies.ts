@@ -1,6 +1,7 @@
-// Cookie flags as the original sets them: SameSite Lax, path `/`, Secure unless BOREALIS_DEBUG; the
-// session is HttpOnly, `borealis_auth` is not (the web UI writes it too). Both are browser-session
-// cookies, as Flask's non-permanent session and the original token cookie are.
+// Cookie flags as the original sets them: SameSite Lax, path `/`, Secure unless BOREALIS_DEBUG. Both
+// the session and `borealis_auth` are HttpOnly (the original left the token readable by scripts, so
+// one injected script could carry it away) and browser-session cookies; the token is bound to the
+// session server-side, so it ends when the session does (logout, idle or absolute expiry).
 // spec: config-bootstrap-tests.md §3.3, §6.0
 import type * as Cookies from "@effect/platform/Cookies"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -15,7 +16,7 @@ const expired: CookieOptions = { maxAge: 0, expires: new Date(0) }
 export const setLoginCookies = (response: HttpServerResponse.HttpServerResponse, debug: boolean, session: string, token: string) =>
   response.pipe(
     HttpServerResponse.unsafeSetCookie(SESSION_COOKIE, session, { ...base(debug), httpOnly: true }),
-    HttpServerResponse.unsafeSetCookie(TOKEN_COOKIE, token, base(debug)),
+    HttpServerResponse.unsafeSetCookie(TOKEN_COOKIE, token, { ...base(debug), httpOnly: true }),
     HttpServerResponse.unsafeSetCookie(MFA_COOKIE, "", { ...base(debug), httpOnly: true, ...expired })
   )
 
@@ -25,6 +26,6 @@ export const setChallengeCookie = (response: HttpServerResponse.HttpServerRespon
 export const clearAuthCookies = (response: HttpServerResponse.HttpServerResponse, debug: boolean) =>
   response.pipe(
     HttpServerResponse.unsafeSetCookie(SESSION_COOKIE, "", { ...base(debug), httpOnly: true, ...expired }),
-    HttpServerResponse.unsafeSetCookie(TOKEN_COOKIE, "", { ...base(debug), ...expired }),
+    HttpServerResponse.unsafeSetCookie(TOKEN_COOKIE, "", { ...base(debug), httpOnly: true, ...expired }),
     HttpServerResponse.unsafeSetCookie(MFA_COOKIE, "", { ...base(debug), httpOnly: true, ...expired })
   )

@@ -5,7 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireAdmin, RequireOperator, RequireUser } from "../auth/Middleware.ts"
 
 /** The D-DEV snapshot (plus site fields and Online/Offline `status` in lists); described, not re-validated. */
 const Device = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({ identifier: "DeviceSnapshot" })
@@ -37,17 +37,26 @@ const StatusOk = Schema.Struct({ status: Schema.Literal("ok") })
 const hostname = Schema.Struct({ hostname: Schema.String })
 
 export class DevicesApi extends HttpApiGroup.make("devices")
-  .add(HttpApiEndpoint.get("list", "/api/devices").addSuccess(Schema.Struct({ devices: Schema.Array(Device) })))
+  .add(
+    HttpApiEndpoint.get("list", "/api/devices")
+      .addSuccess(Schema.Struct({ devices: Schema.Array(Device) }))
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
+  )
   .add(
     HttpApiEndpoint.get("byGuid", "/api/devices/:guid")
       .setPath(Schema.Struct({ guid: Schema.String }))
       .addSuccess(Device)
       .addError(Wire.NotFound)
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
   )
   .add(
     HttpApiEndpoint.get("details", "/api/device/details/:hostname")
       .setPath(hostname)
       .addSuccess(Device.annotations({ description: "The snapshot, or {} for an unknown hostname" }))
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
   )
   .add(
     HttpApiEndpoint.post("description", "/api/device/description/:hostname")
@@ -57,19 +66,33 @@ export class DevicesApi extends HttpApiGroup.make("devices")
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
       .addError(Wire.PayloadTooLarge)
+      .middleware(RequireUser)
+      .annotate(OpenApi.Override, access("User"))
   )
   .add(
     HttpApiEndpoint.get("activity", "/api/device/activity/:hostname")
       .setPath(hostname)
       .addSuccess(Schema.Struct({ history: Schema.Array(ActivitySummary) }))
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
   )
-  .add(HttpApiEndpoint.del("clearActivity", "/api/device/activity/:hostname").setPath(hostname).addSuccess(StatusOk))
+  .add(
+    HttpApiEndpoint.del("clearActivity", "/api/device/activity/:hostname")
+      .setPath(hostname)
+      .addSuccess(StatusOk)
+      .middleware(RequireAdmin)
+      .annotate(OpenApi.Override, access("Admin"))
+  )
   .add(
     HttpApiEndpoint.get("activityEntry", "/api/device/activity/job/:id")
       .setPath(Schema.Struct({ id: Schema.String }))
       .addSuccess(ActivityEntry)
       .addError(Wire.NotFound)
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
   )
-  .middleware(RequireOperator)
-  .annotate(OpenApi.Description, "Device inventory and activity. Requires a logged-in operator (the original left these open).")
+  .annotate(
+    OpenApi.Description,
+    "Device inventory and activity. Any operator reads; a User edits descriptions; an Admin clears history (the original left these open)."
+  )
 {}

@@ -3,15 +3,9 @@ import * as Effect from "effect/Effect"
 import { DeviceActivity } from "../../services/devices/DeviceActivity.ts"
 import { DeviceDirectory } from "../../services/devices/DeviceDirectory.ts"
 import { pyStrOrEmpty } from "../../services/pyValues.ts"
+import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../Api.ts"
-import { CurrentOperator } from "../auth/Middleware.ts"
-import { clientIp } from "../clientIp.ts"
 import { operatorJson } from "../operatorBody.ts"
-
-const actor = Effect.gen(function*() {
-  const operator = yield* CurrentOperator
-  return { username: operator.username, ip: yield* clientIp }
-})
 
 export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handlers) =>
   Effect.gen(function*() {
@@ -24,11 +18,11 @@ export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handler
       .handleRaw("description", ({ path }) =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          yield* directory.setDescription(path.hostname, pyStrOrEmpty(payload["description"]), yield* actor)
+          yield* directory.setDescription(path.hostname, pyStrOrEmpty(payload["description"]), yield* currentActor)
           return { status: "ok" as const }
         }))
       .handle("activity", ({ path }) => Effect.map(activity.history(path.hostname), (history) => ({ history })))
       .handle("clearActivity", ({ path }) =>
-        Effect.as(Effect.flatMap(actor, (a) => activity.clear(path.hostname, a)), { status: "ok" as const }))
+        Effect.as(Effect.flatMap(currentActor, (a) => activity.clear(path.hostname, a)), { status: "ok" as const }))
       .handle("activityEntry", ({ path }) => activity.entry(path.id))
   }))

@@ -3,10 +3,12 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
+import { access } from "../auth/Middleware.ts"
 
 export const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })
 
 export class HealthApi extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(HealthStatus))
+  .annotateEndpoints(OpenApi.Override, access("public"))
   .annotate(OpenApi.Description, "Liveness: answers while the process serves HTTP.")
 {}

@@ -6,7 +6,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireOperator, RequireUser } from "../auth/Middleware.ts"
 import { FirstParam } from "../sites/Api.ts"
 
 /** A job with its computed summary; described, not re-validated (see docs/jobs.md for the fields). */
@@ -65,9 +65,28 @@ const Device = Schema.Struct({
 const id = Schema.Struct({ id: Schema.String })
 
 export class ScheduledJobsApi extends HttpApiGroup.make("scheduledJobs")
-  .add(HttpApiEndpoint.get("list", "/api/scheduled_jobs").addSuccess(Schema.Struct({ jobs: Schema.Array(Job) })))
-  .add(HttpApiEndpoint.post("create", "/api/scheduled_jobs").setPayload(JobBody).addSuccess(JobAnswer).addError(Wire.BadRequest))
-  .add(HttpApiEndpoint.get("get", "/api/scheduled_jobs/:id").setPath(id).addSuccess(JobAnswer).addError(Wire.NotFound))
+  .add(
+    HttpApiEndpoint.get("list", "/api/scheduled_jobs")
+      .addSuccess(Schema.Struct({ jobs: Schema.Array(Job) }))
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
+  )
+  .add(
+    HttpApiEndpoint.post("create", "/api/scheduled_jobs")
+      .setPayload(JobBody)
+      .addSuccess(JobAnswer)
+      .addError(Wire.BadRequest)
+      .middleware(RequireUser)
+      .annotate(OpenApi.Override, access("User"))
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/api/scheduled_jobs/:id")
+      .setPath(id)
+      .addSuccess(JobAnswer)
+      .addError(Wire.NotFound)
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
+  )
   .add(
     HttpApiEndpoint.put("update", "/api/scheduled_jobs/:id")
       .setPath(id)
@@ -75,6 +94,9 @@ export class ScheduledJobsApi extends HttpApiGroup.make("scheduledJobs")
       .addSuccess(JobAnswer)
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
+      .addError(Wire.Forbidden)
+      .middleware(RequireUser)
+      .annotate(OpenApi.Override, access("User"))
   )
   .add(
     HttpApiEndpoint.post("toggle", "/api/scheduled_jobs/:id/toggle")
@@ -82,12 +104,18 @@ export class ScheduledJobsApi extends HttpApiGroup.make("scheduledJobs")
       .setPayload(Schema.Struct({ enabled: Schema.optional(Schema.Boolean) }))
       .addSuccess(JobAnswer)
       .addError(Wire.NotFound)
+      .addError(Wire.Forbidden)
+      .middleware(RequireUser)
+      .annotate(OpenApi.Override, access("User"))
   )
   .add(
     HttpApiEndpoint.del("delete", "/api/scheduled_jobs/:id")
       .setPath(id)
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
       .addError(Wire.NotFound)
+      .addError(Wire.Forbidden)
+      .middleware(RequireUser)
+      .annotate(OpenApi.Override, access("User"))
   )
   .add(
     HttpApiEndpoint.get("runs", "/api/scheduled_jobs/:id/runs")
@@ -95,6 +123,8 @@ export class ScheduledJobsApi extends HttpApiGroup.make("scheduledJobs")
       .setUrlParams(Schema.Struct({ days: FirstParam.annotations({ description: "History window in days (default BOREALIS_JOB_HISTORY_DAYS, minimum 1)" }) }))
       .addSuccess(Schema.Struct({ runs: Schema.Array(Run) }))
       .addError(Wire.NotFound)
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
   )
   .add(
     HttpApiEndpoint.get("devices", "/api/scheduled_jobs/:id/devices")
@@ -103,16 +133,23 @@ export class ScheduledJobsApi extends HttpApiGroup.make("scheduledJobs")
       .addSuccess(Schema.Struct({ occurrence: Schema.NullOr(Schema.Number), devices: Schema.Array(Device) }))
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
   )
   .add(
     HttpApiEndpoint.del("clearRuns", "/api/scheduled_jobs/:id/runs")
       .setPath(id)
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok"), cleared: Schema.Number, kept_occurrence: Schema.optional(Schema.Number) }))
       .addError(Wire.NotFound)
+      .addError(Wire.Forbidden)
+      .middleware(RequireUser)
+      .annotate(OpenApi.Override, access("User"))
   )
   .addError(Wire.PayloadTooLarge)
-  .middleware(RequireOperator)
-  .annotate(OpenApi.Description, "Scheduled jobs (legacy UI contract, partial PUT). Requires a logged-in operator (the original left these open).")
+  .annotate(
+    OpenApi.Description,
+    "Scheduled jobs (legacy UI contract, partial PUT). Any operator reads them; a User creates jobs and changes its own; an Admin changes any (the original left these open)."
+  )
 {}
 
 const QuickRunResult = Schema.Struct({
@@ -137,8 +174,9 @@ export class ScriptsApi extends HttpApiGroup.make("scripts")
       .addError(Wire.ServiceUnavailable)
   )
   .addError(Wire.PayloadTooLarge)
-  .middleware(RequireOperator)
-  .annotate(OpenApi.Description, "Ad-hoc signed PowerShell runs on devices. Requires a logged-in operator.")
+  .middleware(RequireUser)
+  .annotateEndpoints(OpenApi.Override, access("User"))
+  .annotate(OpenApi.Description, "Ad-hoc signed PowerShell runs of library scripts on devices. User role and up.")
 {}
 
 export class AnsibleApi extends HttpApiGroup.make("ansible")
@@ -154,6 +192,7 @@ export class AnsibleApi extends HttpApiGroup.make("ansible")
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
       .addError(Wire.BadRequest)
       .addError(Wire.PayloadTooLarge)
+      .annotate(OpenApi.Override, access("public"))
   )
   .annotate(
     OpenApi.Description,

@@ -3,16 +3,10 @@ import * as Effect from "effect/Effect"
 import { JobDispatch } from "../../services/jobs/JobDispatch.ts"
 import { JobResults } from "../../services/jobs/JobResults.ts"
 import { firstParam, ScheduledJobs } from "../../services/jobs/ScheduledJobs.ts"
+import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../Api.ts"
-import { CurrentOperator } from "../auth/Middleware.ts"
 import { jsonObject } from "../body.ts"
-import { clientIp } from "../clientIp.ts"
 import { operatorJson } from "../operatorBody.ts"
-
-const actor = Effect.gen(function*() {
-  const operator = yield* CurrentOperator
-  return { username: operator.username, ip: yield* clientIp }
-})
 
 export const ScheduledJobsLive = HttpApiBuilder.group(BorealisApi, "scheduledJobs", (handlers) =>
   Effect.gen(function*() {
@@ -20,26 +14,26 @@ export const ScheduledJobsLive = HttpApiBuilder.group(BorealisApi, "scheduledJob
     return handlers
       .handle("list", () => jobs.list())
       .handleRaw("create", () => Effect.gen(function*() {
-        return yield* jobs.create(yield* operatorJson, yield* actor)
+        return yield* jobs.create(yield* operatorJson, yield* currentActor)
       }))
       .handle("get", ({ path }) => jobs.get(path.id))
       .handleRaw("update", ({ path }) => Effect.gen(function*() {
-        return yield* jobs.update(path.id, yield* operatorJson, yield* actor)
+        return yield* jobs.update(path.id, yield* operatorJson, yield* currentActor)
       }))
       .handleRaw("toggle", ({ path }) => Effect.gen(function*() {
-        return yield* jobs.toggle(path.id, yield* operatorJson, yield* actor)
+        return yield* jobs.toggle(path.id, yield* operatorJson, yield* currentActor)
       }))
-      .handle("delete", ({ path }) => Effect.flatMap(actor, (a) => jobs.delete(path.id, a)))
+      .handle("delete", ({ path }) => Effect.flatMap(currentActor, (a) => jobs.delete(path.id, a)))
       .handle("runs", ({ path, urlParams }) => jobs.runs(path.id, firstParam(urlParams.days)))
       .handle("devices", ({ path, urlParams }) => jobs.devices(path.id, firstParam(urlParams.occurrence)))
-      .handle("clearRuns", ({ path }) => Effect.flatMap(actor, (a) => jobs.clearRuns(path.id, a)))
+      .handle("clearRuns", ({ path }) => Effect.flatMap(currentActor, (a) => jobs.clearRuns(path.id, a)))
   }))
 
 export const ScriptsLive = HttpApiBuilder.group(BorealisApi, "scripts", (handlers) =>
   Effect.gen(function*() {
     const dispatch = yield* JobDispatch
     return handlers.handleRaw("quickRun", () => Effect.gen(function*() {
-      return yield* dispatch.quickRun(yield* operatorJson, yield* actor)
+      return yield* dispatch.quickRun(yield* operatorJson, yield* currentActor)
     }))
   }))
 

@@ -4,7 +4,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
-import { RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireOperator } from "../auth/Middleware.ts"
 
 const Report = Schema.Struct({
   status: Schema.Literal("ready", "unavailable", "draining"),
@@ -16,12 +16,14 @@ export class OpsApi extends HttpApiGroup.make("ops")
     HttpApiEndpoint.get("ready", "/health/ready")
       .addSuccess(Report)
       .addError(Report.annotations({ identifier: "NotReady" }), { status: 503 })
+      .annotate(OpenApi.Override, access("public"))
       .annotate(OpenApi.Description, "Readiness: 200 when the database, the agent registry and the scheduler answer; 503 while any is down or while the server drains for shutdown.")
   )
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(Schema.String)
       .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
       .annotate(OpenApi.Description, "Prometheus text format. Needs an operator (session cookie or `Authorization: Bearer <borealis_auth token>`); BOREALIS_METRICS_LISTEN also serves it unauthenticated on a separate address.")
   )
 {}

@@ -1,8 +1,9 @@
 // GET /api/server/time. spec: config-bootstrap-tests.md §6.13 (test_server_time_endpoint)
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
-import { RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireOperator } from "../auth/Middleware.ts"
 
 export const ServerTime = Schema.Struct({
   epoch: Schema.Number,
@@ -16,4 +17,5 @@ export const ServerTime = Schema.Struct({
 export class ServerApi extends HttpApiGroup.make("server")
   .add(HttpApiEndpoint.get("time", "/api/server/time").addSuccess(ServerTime))
   .middleware(RequireOperator)
+  .annotateEndpoints(OpenApi.Override, access("Viewer"))
 {}

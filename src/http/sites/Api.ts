@@ -5,7 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireAdmin, RequireOperator } from "../auth/Middleware.ts"
 
 export const SiteSummary = Schema.Struct({
   id: Schema.Number,
@@ -21,24 +21,35 @@ export const SiteMapping = Schema.Struct({ site_id: Schema.Number, site_name: Sc
 export const FirstParam = Schema.optional(Schema.Union(Schema.String, Schema.Array(Schema.String)))
 
 export class SitesApi extends HttpApiGroup.make("sites")
-  .add(HttpApiEndpoint.get("list", "/api/sites").addSuccess(Schema.Struct({ sites: Schema.Array(SiteSummary) })))
+  .add(
+    HttpApiEndpoint.get("list", "/api/sites")
+      .addSuccess(Schema.Struct({ sites: Schema.Array(SiteSummary) }))
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
+  )
   .add(
     HttpApiEndpoint.post("create", "/api/sites")
       .setPayload(Schema.Struct({ name: Schema.String, description: Schema.optional(Schema.String) }))
       .addSuccess(SiteSummary, { status: 201 })
       .addError(Wire.BadRequest)
       .addError(Wire.Conflict)
+      .middleware(RequireAdmin)
+      .annotate(OpenApi.Override, access("Admin"))
   )
   .add(
     HttpApiEndpoint.post("remove", "/api/sites/delete")
       .setPayload(Schema.Struct({ ids: Schema.Array(Schema.Number) }))
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok"), deleted: Schema.Number }))
       .addError(Wire.BadRequest)
+      .middleware(RequireAdmin)
+      .annotate(OpenApi.Override, access("Admin"))
   )
   .add(
     HttpApiEndpoint.get("deviceMap", "/api/sites/device_map")
       .setUrlParams(Schema.Struct({ hostnames: FirstParam.annotations({ description: "Comma-separated hostnames; all when absent" }) }))
       .addSuccess(Schema.Struct({ mapping: Schema.Record({ key: Schema.String, value: SiteMapping }) }))
+      .middleware(RequireOperator)
+      .annotate(OpenApi.Override, access("Viewer"))
   )
   .add(
     HttpApiEndpoint.post("assign", "/api/sites/assign")
@@ -46,6 +57,8 @@ export class SitesApi extends HttpApiGroup.make("sites")
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
+      .middleware(RequireAdmin)
+      .annotate(OpenApi.Override, access("Admin"))
   )
   .add(
     HttpApiEndpoint.post("rename", "/api/sites/rename")
@@ -54,8 +67,9 @@ export class SitesApi extends HttpApiGroup.make("sites")
       .addError(Wire.BadRequest)
       .addError(Wire.Conflict)
       .addError(Wire.NotFound)
+      .middleware(RequireAdmin)
+      .annotate(OpenApi.Override, access("Admin"))
   )
   .addError(Wire.PayloadTooLarge)
-  .middleware(RequireOperator)
-  .annotate(OpenApi.Description, "Sites. Requires a logged-in operator (the original left these open).")
+  .annotate(OpenApi.Description, "Sites. Any operator reads them; changing them needs an Admin (the original left these open).")
 {}

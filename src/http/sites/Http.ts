@@ -4,15 +4,9 @@ import * as Effect from "effect/Effect"
 import { Sites } from "../../services/sites/Sites.ts"
 import { pyTruthy } from "../../services/pyValues.ts"
 import { BadRequest } from "../../services/errors.ts"
+import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../Api.ts"
-import { CurrentOperator } from "../auth/Middleware.ts"
-import { clientIp } from "../clientIp.ts"
 import { operatorJson } from "../operatorBody.ts"
-
-const actor = Effect.gen(function*() {
-  const operator = yield* CurrentOperator
-  return { username: operator.username, ip: yield* clientIp }
-})
 
 /** `payload.get(key) or []`, then it must be a list. */
 const listField = (value: unknown, error: string) =>
@@ -26,14 +20,14 @@ export const SitesLive = HttpApiBuilder.group(BorealisApi, "sites", (handlers) =
       .handleRaw("create", () =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          const site = yield* sites.create(payload["name"], payload["description"], yield* actor)
+          const site = yield* sites.create(payload["name"], payload["description"], yield* currentActor)
           return HttpServerResponse.unsafeJson(site, { status: 201 })
         }))
       .handleRaw("remove", () =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
           const ids = yield* listField(payload["ids"], "ids must be a list")
-          const deleted = yield* sites.remove(ids, yield* actor)
+          const deleted = yield* sites.remove(ids, yield* currentActor)
           return { status: "ok" as const, deleted }
         }))
       .handle("deviceMap", ({ urlParams }) => {
@@ -48,12 +42,12 @@ export const SitesLive = HttpApiBuilder.group(BorealisApi, "sites", (handlers) =
         Effect.gen(function*() {
           const payload = yield* operatorJson
           const hostnames = yield* listField(payload["hostnames"], "hostnames must be a list of strings")
-          yield* sites.assign(payload["site_id"], hostnames, yield* actor)
+          yield* sites.assign(payload["site_id"], hostnames, yield* currentActor)
           return { status: "ok" as const }
         }))
       .handleRaw("rename", () =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          return yield* sites.rename(payload["id"], payload["new_name"], yield* actor)
+          return yield* sites.rename(payload["id"], payload["new_name"], yield* currentActor)
         }))
   }))

@@ -4,7 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { RequireAdmin } from "../auth/Middleware.ts"
+import { access, RequireAdmin } from "../auth/Middleware.ts"
 
 export const UserView = Schema.Struct({
   username: Schema.String,
@@ -26,7 +26,7 @@ export class UsersApi extends HttpApiGroup.make("users")
       .setPayload(Schema.Struct({
         username: Schema.String,
         password_sha512: Schema.String,
-        role: Schema.optional(Schema.Literal("User", "Admin")),
+        role: Schema.optional(Schema.Literal("Viewer", "User", "Admin")),
         display_name: Schema.optional(Schema.String)
       }))
       .addSuccess(StatusOk)
@@ -65,5 +65,6 @@ export class UsersApi extends HttpApiGroup.make("users")
   )
   .addError(Wire.PayloadTooLarge)
   .middleware(RequireAdmin)
+  .annotateEndpoints(OpenApi.Override, access("Admin"))
   .annotate(OpenApi.Description, "Operator accounts. Admin role required (401 not_authenticated / 403 forbidden).")
 {}

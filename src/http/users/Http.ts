@@ -2,17 +2,11 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import { OperatorAccounts } from "../../services/operators/OperatorAccounts.ts"
 import { pyStrOrEmpty, pyTruthy } from "../../services/pyValues.ts"
+import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../Api.ts"
-import { CurrentOperator } from "../auth/Middleware.ts"
-import { clientIp } from "../clientIp.ts"
 import { operatorJson } from "../operatorBody.ts"
 
 const ok = { status: "ok" } as const
-
-const actor = Effect.gen(function*() {
-  const operator = yield* CurrentOperator
-  return { username: operator.username, ip: yield* clientIp }
-})
 
 export const UsersLive = HttpApiBuilder.group(BorealisApi, "users", (handlers) =>
   Effect.gen(function*() {
@@ -28,26 +22,26 @@ export const UsersLive = HttpApiBuilder.group(BorealisApi, "users", (handlers) =
             password_sha512: pyStrOrEmpty(payload["password_sha512"]).trim(),
             role: pyStrOrEmpty(payload["role"]) || "User",
             display_name: pyStrOrEmpty(payload["display_name"]) || username
-          }, yield* actor)
+          }, yield* currentActor)
           return ok
         }))
-      .handle("remove", ({ path }) => Effect.as(Effect.flatMap(actor, (a) => accounts.remove(path.username, a)), ok))
+      .handle("remove", ({ path }) => Effect.as(Effect.flatMap(currentActor, (a) => accounts.remove(path.username, a)), ok))
       .handleRaw("resetPassword", ({ path }) =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          yield* accounts.resetPassword(path.username, pyStrOrEmpty(payload["password_sha512"]).trim(), yield* actor)
+          yield* accounts.resetPassword(path.username, pyStrOrEmpty(payload["password_sha512"]).trim(), yield* currentActor)
           return ok
         }))
       .handleRaw("changeRole", ({ path }) =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          yield* accounts.changeRole(path.username, pyStrOrEmpty(payload["role"]).trim(), yield* actor)
+          yield* accounts.changeRole(path.username, pyStrOrEmpty(payload["role"]).trim(), yield* currentActor)
           return ok
         }))
       .handleRaw("updateMfa", ({ path }) =>
         Effect.gen(function*() {
           const payload = yield* operatorJson
-          yield* accounts.updateMfa(path.username, pyTruthy(payload["enabled"]), pyTruthy(payload["reset_secret"]), yield* actor)
+          yield* accounts.updateMfa(path.username, pyTruthy(payload["enabled"]), pyTruthy(payload["reset_secret"]), yield* currentActor)
           return ok
         }))
   }))

@@ -23,6 +23,8 @@ export interface JobRow {
   readonly created_at: number | null
   readonly updated_at: number | null
   readonly timezone: string | null
+  /** Who created it (NULL for jobs from before this was recorded: only an Admin changes those). */
+  readonly created_by: string | null
 }
 
 /** The columns a scheduler tick reads for every enabled job. */
@@ -131,7 +133,7 @@ export interface RecapRow extends RecapFields {
 }
 
 const JOB_COLUMNS = `id, name, components_json, targets_json, schedule_type, start_ts, duration_stop_enabled, expiration,
-  execution_context, credential_id, use_service_account, enabled, created_at, updated_at, timezone`
+  execution_context, credential_id, use_service_account, enabled, created_at, updated_at, timezone, created_by`
 
 const COLUMN_NAMES: ReadonlyArray<keyof JobColumns> = [
   "name",
@@ -180,8 +182,8 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
         Effect.orDie
       )
 
-    const insertJob = (columns: JobColumns, now: number) =>
-      run(sql`INSERT INTO scheduled_jobs ${sql.insert({ ...columns, created_at: now, updated_at: now })}`).pipe(
+    const insertJob = (columns: JobColumns, createdBy: string, now: number) =>
+      run(sql`INSERT INTO scheduled_jobs ${sql.insert({ ...columns, created_by: createdBy, created_at: now, updated_at: now })}`).pipe(
         Effect.map((r) => Number(r.lastInsertRowid)),
         Effect.orDie
       )

@@ -8,7 +8,8 @@ import { serverTimeZone } from "../../scheduler/timeZone.ts"
 import { jobSummary } from "../../scheduler/summary.ts"
 import { Assemblies } from "../assemblies/Assemblies.ts"
 import { Audit } from "../audit/Audit.ts"
-import { BadRequest, NotFound } from "../errors.ts"
+import { BadRequest, Forbidden, NotFound } from "../errors.ts"
+import { isAdminRole } from "../operators/credentials.ts"
 import type { Actor } from "../operators/OperatorAccounts.ts"
 import { componentSourcePaths, prepareComponent } from "./fabricator.ts"
 import { JobChannels } from "./JobChannels.ts"
@@ -55,6 +56,18 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
     const loadJob = (id: number) =>
       Effect.flatMap(repo.getJob(id), Option.match({ onNone: () => Effect.fail(notFound()), onSome: Effect.succeed }))
 
+    /** An Admin changes any job, a User only the jobs it created (403 otherwise). */
+    const mayChange = (row: JobRow, actor: Actor) =>
+      // No role means the operator CLI, which is the server's own administrator.
+      actor.role === undefined || isAdminRole(actor.role) || (row.created_by ?? "").toLowerCase() === actor.username.toLowerCase()
+        ? Effect.succeed(row)
+        : Effect.zipRight(
+          Effect.logWarning("job-change-refused").pipe(Effect.annotateLogs({ job_id: row.id, actor: actor.username, owner: row.created_by ?? "" })),
+          Effect.fail(new Forbidden({ error: "forbidden", detail: "only an Admin or the job's creator may change it" }))
+        )
+
+    const ownedJob = (id: number, actor: Actor) => Effect.flatMap(loadJob(id), (row) => mayChange(row, actor))
+
     const viewOf = (id: number) =>
       Effect.gen(function*() {
         const row = yield* loadJob(id)
@@ -97,7 +110,7 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
       const now = yield* nowSeconds
       const id = yield* repo.withTransaction(
         Effect.gen(function*() {
-          const id = yield* repo.insertJob(columns, now)
+          const id = yield* repo.insertJob(columns, actor.username, now)
           yield* audit.record({
             type: "job.created",
             actor: actor.username,
@@ -115,7 +128,7 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
     /** Partial update: only the fields the body names change (legacy); 404 for an unknown id. */
     const update = Effect.fn("ScheduledJobs.update")(function*(idRaw: string, body: JsonRecord, actor: Actor) {
       const id = yield* jobIdOf(idRaw)
-      const current = yield* loadJob(id)
+      const current = yield* ownedJob(id, actor)
       const checked = checkUpdate(body, current, defaultTimeZone)
       if (checked._tag === "Invalid") return yield* new BadRequest({ error: checked.error })
       if (checked.value.components_json !== undefined) yield* checkLibrary(checked.value.components_json)
@@ -135,6 +148,7 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
 
     const toggle = Effect.fn("ScheduledJobs.toggle")(function*(idRaw: string, body: JsonRecord, actor: Actor) {
       const id = yield* jobIdOf(idRaw)
+      yield* ownedJob(id, actor)
       const enabled = Object.hasOwn(body, "enabled") ? pyTruthy(body["enabled"]) : true
       const changed = yield* repo.withTransaction(
         Effect.gen(function*() {
@@ -150,7 +164,7 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
     /** Delete means delete: the job, its runs and their activity links (foreign keys cascade). */
     const remove = Effect.fn("ScheduledJobs.delete")(function*(idRaw: string, actor: Actor) {
       const id = yield* jobIdOf(idRaw)
-      const row = yield* loadJob(id)
+      const row = yield* ownedJob(id, actor)
       yield* repo.withTransaction(
         Effect.gen(function*() {
           yield* repo.deleteJob(id)
@@ -232,6 +246,9 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
     /** Keep the latest occurrence, delete older runs (and, by cascade, their links). */
     const clearRuns = Effect.fn("ScheduledJobs.clearRuns")(function*(idRaw: string, actor: Actor) {
       const id = yield* jobIdOf(idRaw)
+      // An unknown job clears nothing (the legacy answer), a known one only for whoever may change it.
+      const row = yield* repo.getJob(id)
+      if (Option.isSome(row)) yield* mayChange(row.value, actor)
       const latest = yield* repo.latestOccurrenceOf(id)
       if (Option.isNone(latest)) return { status: "ok" as const, cleared: 0 }
       const keep = latest.value.scheduledTs

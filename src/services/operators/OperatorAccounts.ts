@@ -7,15 +7,19 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { Audit } from "../audit/Audit.ts"
 import { BadRequest, Conflict, NotFound } from "../errors.ts"
-import { isAdminRole, normalisePasswordHash, normaliseRole } from "./credentials.ts"
+import { Revocations } from "../revocations/Revocations.ts"
+import { DEFAULT_PASSWORD_SHA512, isAdminRole, normalisePasswordHash, normaliseRole, usernameProblem } from "./credentials.ts"
+import { hashPassword } from "./passwords.ts"
 import { transactionally } from "../sqlResult.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { type OperatorAccount, UsersRepo } from "./UsersRepo.ts"
 
-/** Who is asking: an operator's username (HTTP) or `cli:<user>` (the operator CLI). */
+/** Who is asking: an operator's username (HTTP) or `cli:<user>` (the operator CLI, which acts as an Admin). */
 export interface Actor {
   readonly username: string
   readonly ip?: string | undefined
+  /** The operator's role; absent for the CLI (the server's own administrator). */
+  readonly role?: string | undefined
 }
 
 /** An account as `GET /api/users` lists it (no hash, no secret). */
@@ -49,6 +53,7 @@ export class OperatorAccounts extends Effect.Service<OperatorAccounts>()("boreal
     const users = yield* UsersRepo
     const sessions = yield* SessionsRepo
     const audit = yield* Audit
+    const revocations = yield* Revocations
 
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => transactionally(sql, effect)
 
@@ -69,13 +74,22 @@ export class OperatorAccounts extends Effect.Service<OperatorAccounts>()("boreal
       const username = input.username.trim()
       const rawHash = input.password_sha512.trim()
       if (username === "" || rawHash === "") return yield* new BadRequest({ error: "username and password are required" })
+      const problem = usernameProblem(username)
+      if (problem !== undefined) return yield* new BadRequest({ error: problem })
       const hash = normalisePasswordHash(rawHash)
       if (Option.isNone(hash)) return yield* new BadRequest({ error: "password hash must be 128 hex characters" })
-      const displayName = (input.display_name ?? "").trim() || username
+      const displayName = (input.display_name ?? "").trim().slice(0, 256) || username
+      const stored = yield* hashPassword(hash.value)
       return yield* transaction(Effect.gen(function*() {
         // The column is unique as written; the original's lookups are case-insensitive, so is this check.
         if (Option.isSome(yield* users.findByUsername(username))) return yield* new Conflict({ error: "username already exists" })
-        yield* users.insert({ username, display_name: displayName, password_sha512: hash.value, role: role.right }).pipe(
+        yield* users.insert({
+          username,
+          display_name: displayName,
+          password_hash: stored,
+          password_is_default: hash.value === DEFAULT_PASSWORD_SHA512,
+          role: role.right
+        }).pipe(
           Effect.catchAll((e) => (isUniqueViolation(e) ? new Conflict({ error: "username already exists" }) : Effect.die(e)))
         )
         yield* audit.record({ type: "user.created", actor: actor.username, actor_ip: actor.ip, target: username, details: { role: role.right } })
@@ -100,19 +114,24 @@ export class OperatorAccounts extends Effect.Service<OperatorAccounts>()("boreal
         if (!(yield* users.remove(target.value.id))) return yield* notFound
         yield* sessions.removeForUser(target.value.id)
         yield* audit.record({ type: "user.deleted", actor: actor.username, actor_ip: actor.ip, target: target.value.username })
-      }))
+        return target.value.id
+      })).pipe(Effect.tap((userId) => revocations.publish({ _tag: "OperatorAccount", userId, reason: "deleted" })), Effect.asVoid)
     })
 
     const resetPassword = Effect.fn("OperatorAccounts.resetPassword")(function*(usernameRaw: string, rawHash: string, actor: Actor) {
       const hash = normalisePasswordHash(rawHash)
       if (Option.isNone(hash)) return yield* new BadRequest({ error: "invalid password hash" })
+      const stored = yield* hashPassword(hash.value)
       return yield* transaction(Effect.gen(function*() {
         const target = yield* users.findByUsername(usernameRaw.trim())
-        if (Option.isNone(target) || !(yield* users.setPassword(target.value.id, hash.value))) return yield* notFound
+        if (Option.isNone(target) || !(yield* users.setPassword(target.value.id, stored, hash.value === DEFAULT_PASSWORD_SHA512))) {
+          return yield* notFound
+        }
         // Sessions and tokens from before the reset stop working (the password bumps the auth epoch).
         yield* sessions.removeForUser(target.value.id)
         yield* audit.record({ type: "user.password_reset", actor: actor.username, actor_ip: actor.ip, target: target.value.username })
-      }))
+        return target.value.id
+      })).pipe(Effect.tap((userId) => revocations.publish({ _tag: "OperatorAccount", userId, reason: "password_reset" })), Effect.asVoid)
     })
 
     const changeRole = Effect.fn("OperatorAccounts.changeRole")(function*(usernameRaw: string, rawRole: string, actor: Actor) {
@@ -133,8 +152,12 @@ export class OperatorAccounts extends Effect.Service<OperatorAccounts>()("boreal
           target: target.value.username,
           details: { from, to: role.right }
         })
-        return accountView({ ...target.value, role: role.right })
-      }))
+        return { view: accountView({ ...target.value, role: role.right }), userId: target.value.id, changed: from !== role.right }
+      })).pipe(
+        // Open sockets carry the role they were opened with: they reconnect with the new one.
+        Effect.tap((r) => (r.changed ? revocations.publish({ _tag: "OperatorAccount", userId: r.userId, reason: "role_changed" }) : Effect.void)),
+        Effect.map((r) => r.view)
+      )
     })
 
     const updateMfa = Effect.fn("OperatorAccounts.updateMfa")(function*(usernameRaw: string, enabled: boolean, resetSecret: boolean, actor: Actor) {
@@ -151,7 +174,11 @@ export class OperatorAccounts extends Effect.Service<OperatorAccounts>()("boreal
           target: target.value.username,
           details: { enabled, reset_secret: resetSecret }
         })
-      }))
+        return target.value.id
+      })).pipe(
+        Effect.tap((userId) => (resetSecret ? revocations.publish({ _tag: "OperatorAccount", userId, reason: "mfa_reset" }) : Effect.void)),
+        Effect.asVoid
+      )
     })
 
     return { list, find, create, remove, resetPassword, changeRole, updateMfa } as const

@@ -16,14 +16,16 @@ import { Audit } from "../audit/Audit.ts"
 import { KeyMaterial } from "../keys/KeyMaterial.ts"
 import { BadRequest, Forbidden, RateLimited, Unauthorized } from "../errors.ts"
 import { M } from "../metrics/metrics.ts"
-import { buildLoginRequest, buildMfaRequest, DEFAULT_PASSWORD_SHA512, passwordMatches } from "./credentials.ts"
+import { Revocations } from "../revocations/Revocations.ts"
+import { buildLoginRequest, buildMfaRequest, DEFAULT_PASSWORD_SHA512, looksLikeSha512, passwordMatches } from "./credentials.ts"
 import { LoginThrottle } from "./LoginThrottle.ts"
-import { hashSessionId, SessionsRepo } from "./SessionsRepo.ts"
+import { hashPassword, needsRehash, verifyPassword } from "./passwords.ts"
+import { hashSessionId, sessionDeadline, SessionsRepo, type StoredSession } from "./SessionsRepo.ts"
 import { issueToken, verifyToken } from "./tokens.ts"
 import { acceptedCounter, generateSecret, provisioningUri, qrDataUri } from "./totp.ts"
 import { type OperatorAccount, UsersRepo } from "./UsersRepo.ts"
 
-/** Cookie names: the session (HttpOnly) and the token the web UI also writes itself (not HttpOnly). */
+/** Cookie names: the session and the token bound to it (both HttpOnly). */
 export const SESSION_COOKIE = "session"
 export const TOKEN_COOKIE = "borealis_auth"
 /** Names the pending MFA challenge between login and verify (HttpOnly, 300 s). */
@@ -42,11 +44,12 @@ export interface AuthenticatedOperator extends Operator {
   readonly userId: number
   readonly displayName: string
   readonly via: "session" | "cookie" | "bearer" | "cli"
-  /** Hash of the session cookie when authenticated by session. */
+  /** Hash of the session the request's cookie or token belongs to. */
   readonly sessionHash?: string | undefined
-  /** Token id and expiry when authenticated by token. */
+  /** Token id when authenticated by token. */
   readonly tokenId?: string | undefined
-  readonly tokenExpiresAt?: number | undefined
+  /** Epoch seconds after which the session is over unless it is used again (idle or absolute expiry). */
+  readonly expiresAt?: number | undefined
 }
 
 /** The credentials a request presents: its Cookie and Authorization headers. */
@@ -67,6 +70,8 @@ export interface LoginSuccess {
   readonly token: string
   /** The new session cookie value. */
   readonly session: string
+  /** When the session (and its token) ends at the latest, epoch seconds. */
+  readonly expiresAt: number
 }
 
 export interface MfaChallenge {
@@ -132,7 +137,10 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
     const sessions = yield* SessionsRepo
     const throttle = yield* LoginThrottle
     const audit = yield* Audit
-    const key = (yield* KeyMaterial).operatorTokens.key
+    const revocations = yield* Revocations
+    const keys = yield* KeyMaterial
+    const key = keys.operatorTokens.key
+    const sealer = keys.totpSealer
     const challenges = yield* Ref.make<ReadonlyMap<string, PendingChallenge>>(new Map())
     // Last accepted TOTP step per account: a code works once (RFC 6238 §5.2).
     const usedSteps = yield* Ref.make<ReadonlyMap<number, number>>(new Map())
@@ -146,28 +154,31 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
       ...extra
     })
 
-    /** The account a token names, if the token is genuine, unrevoked and still current for it. */
+    /** The account of a live session whose epoch is still the account's (a reset retires it). */
+    const accountOfSession = (session: StoredSession) =>
+      Effect.map(users.findById(session.userId), Option.filter((a) => a.auth_epoch === session.authEpoch))
+
+    /** The account a token names, if the token is genuine and its session still lives. */
     const accountForToken = (token: string) =>
       Effect.gen(function*() {
         const claims = yield* verifyToken(key, token)
         if (Option.isNone(claims)) return Option.none()
         const c = claims.value
-        if (yield* sessions.isTokenRevoked(c.jti)) return Option.none()
-        const account = yield* users.findById(c.userId)
+        const session = yield* sessions.findByHash(c.sessionHash)
+        if (Option.isNone(session) || session.value.userId !== c.userId) return Option.none()
+        const account = yield* accountOfSession(session.value)
         if (Option.isNone(account)) return Option.none()
         const a = account.value
         if (a.username.toLowerCase() !== c.username.toLowerCase() || a.auth_epoch !== c.epoch) return Option.none()
-        return Option.some({ account: a, claims: c })
+        return Option.some({ account: a, claims: c, session: session.value })
       })
 
     const accountForSession = (value: string) =>
       Effect.gen(function*() {
         const stored = yield* sessions.find(value)
         if (Option.isNone(stored)) return Option.none()
-        const s = stored.value
-        const account = yield* users.findById(s.userId)
-        if (Option.isNone(account) || account.value.auth_epoch !== s.authEpoch) return Option.none()
-        return Option.some({ account: account.value, session: s })
+        const account = yield* accountOfSession(stored.value)
+        return Option.map(account, (a) => ({ account: a, session: stored.value }))
       })
 
     /**
@@ -180,7 +191,8 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
       if (sessionValue !== undefined && sessionValue !== "") {
         const bySession = yield* accountForSession(sessionValue)
         if (Option.isSome(bySession)) {
-          return Option.some(operatorOf(bySession.value.account, "session", { sessionHash: bySession.value.session.idHash }))
+          const { account, session } = bySession.value
+          return Option.some(operatorOf(account, "session", { sessionHash: session.idHash, expiresAt: sessionDeadline(session) }))
         }
       }
       const token = presentedToken(cookies, presented.authorization)
@@ -188,11 +200,17 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
       const byToken = yield* accountForToken(token)
       if (Option.isNone(byToken)) return Option.none<AuthenticatedOperator>()
       const via = (cookies[TOKEN_COOKIE] ?? "") !== "" ? "cookie" as const : "bearer" as const
-      return Option.some(operatorOf(byToken.value.account, via, {
-        tokenId: byToken.value.claims.jti,
-        tokenExpiresAt: byToken.value.claims.expiresAt
+      const { account, claims, session } = byToken.value
+      return Option.some(operatorOf(account, via, {
+        sessionHash: session.idHash,
+        tokenId: claims.jti,
+        expiresAt: Math.min(claims.expiresAt, sessionDeadline(session))
       }))
     })
+
+    /** Is this session (of a socket, say) still live? Touching it counts as use, as any request does. */
+    const sessionAlive = (sessionHash: string) =>
+      Effect.map(sessions.findByHash(sessionHash), Option.map(sessionDeadline))
 
     /** Contract for the Socket.IO layer: `{ username, role }` of a handshake's headers, if any. */
     const resolveOperator = (presented: PresentedCredentials) =>
@@ -209,7 +227,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
           ip: client.ip,
           userAgent: client.userAgent
         })
-        const { token } = yield* issueToken(key, account)
+        const { token } = yield* issueToken(key, account, session)
         yield* audit.record({
           type: "auth.login.succeeded",
           actor: account.username,
@@ -217,7 +235,14 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
           target: account.username,
           details: { method, role: account.role }
         })
-        return { _tag: "LoginSuccess", username: account.username, role: account.role, token, session } satisfies LoginSuccess
+        return {
+          _tag: "LoginSuccess",
+          username: account.username,
+          role: account.role,
+          token,
+          session: session.value,
+          expiresAt: session.expiresAt
+        } satisfies LoginSuccess
       })).pipe(Effect.orDie)
 
     const failLogin = (username: string, client: ClientInfo, reason: "invalid_credentials" | "invalid_mfa_code", stage?: string) =>
@@ -245,6 +270,28 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
         })
         M.rateLimited.inc({ limiter: "operator_login" })
         return yield* RateLimited.of(wait.value)
+      })
+
+    /**
+     * The account's TOTP seed in clear: sealed seeds are opened with the key folder's key; a plain
+     * seed from before sealing is used and sealed in place. A seed the key cannot open (the key
+     * folder was lost or replaced) counts as no seed, and says so in the log.
+     */
+    const storedSeed = (account: OperatorAccount) =>
+      Effect.gen(function*() {
+        const stored = account.mfa_secret
+        if (stored === null) return undefined
+        if (!sealer.isSealed(stored)) {
+          yield* users.storeMfaSecret(account.id, sealer.seal(stored))
+          return stored
+        }
+        const opened = sealer.open(stored)
+        if (Option.isNone(opened)) {
+          yield* Effect.logError("totp-seed-unreadable").pipe(
+            Effect.annotateLogs({ username: account.username, hint: "the TOTP sealing key in the key folder changed; reset this account's MFA" })
+          )
+        }
+        return Option.getOrUndefined(opened)
       })
 
     const pruneChallenges = Effect.flatMap(nowSeconds, (now) =>
@@ -290,22 +337,46 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
         } satisfies MfaChallenge
       })
 
+    /**
+     * Does the presented credential open the account? Salted hashes are verified (and rehashed when
+     * their parameters are old); a row still holding the original's unsalted SHA-512 is compared and,
+     * on a match, upgraded on the spot. Missing accounts and malformed credentials cost the same.
+     */
+    const passwordOpens = (account: Option.Option<OperatorAccount>, presented: string) =>
+      Effect.gen(function*() {
+        const a = Option.getOrUndefined(account)
+        const usable = looksLikeSha512(presented)
+        if (a !== undefined && a.password_hash !== null) {
+          const ok = yield* verifyPassword(usable ? a.password_hash : undefined, presented)
+          if (ok && needsRehash(a.password_hash)) {
+            yield* users.rehashPassword(a.id, yield* hashPassword(presented), presented === DEFAULT_PASSWORD_SHA512)
+          }
+          return ok
+        }
+        if (a !== undefined && a.legacy_sha512 !== "" && usable && passwordMatches(a.legacy_sha512, presented)) {
+          yield* users.rehashPassword(a.id, yield* hashPassword(presented), presented === DEFAULT_PASSWORD_SHA512)
+          yield* Effect.logInfo("operator-password-upgraded").pipe(Effect.annotateLogs({ username: a.username }))
+          return true
+        }
+        yield* verifyPassword(undefined, presented)
+        return false
+      })
+
     /** POST /api/auth/login. spec: §6.9 (H-AUTH) */
     const login = Effect.fn("OperatorAuth.login")(function*(payload: JsonObject, client: ClientInfo) {
       const built = buildLoginRequest(payload)
       if (Either.isLeft(built)) return yield* new BadRequest({ error: built.left })
       const request = built.right
       yield* refuseThrottled(request.username, client)
-      const account = yield* users.findByUsername(request.username)
-      // The comparison runs whether or not the account exists, so timing does not tell them apart.
-      const matches = passwordMatches(Option.match(account, { onNone: () => "", onSome: (a) => a.password_sha512 }), request.password_sha512)
-      if (Option.isNone(account) || !matches) {
+      const found = yield* users.findByUsername(request.username)
+      if (!(yield* passwordOpens(found, request.password_sha512)) || Option.isNone(found)) {
         yield* failLogin(request.username, client, "invalid_credentials")
         return yield* invalidCredentials
       }
-      yield* throttle.clearUsername(request.username)
-      if (!account.value.mfa_enabled) return yield* completeLogin(account.value, "password", client)
-      return yield* startChallenge(account.value, client)
+      yield* throttle.clearPair(client.ip, request.username)
+      const account = Option.getOrElse(yield* users.findById(found.value.id), () => found.value)
+      if (!account.mfa_enabled) return yield* completeLogin(account, "password", client)
+      return yield* startChallenge(account, client)
     })
 
     const dropChallenge = (id: string) =>
@@ -343,7 +414,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
         yield* dropChallenge(challengeId)
         return yield* invalidCredentials
       }
-      const secret = pending.stage === "setup" ? pending.secret : account.value.mfa_secret ?? undefined
+      const secret = pending.stage === "setup" ? pending.secret : yield* storedSeed(account.value)
       if (secret === undefined || secret.trim() === "") {
         yield* dropChallenge(challengeId)
         yield* audit.record({
@@ -365,10 +436,10 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
       }
       yield* Ref.update(usedSteps, (all) => new Map(all).set(pending.userId, step.value))
       yield* dropChallenge(challengeId)
-      yield* throttle.clearUsername(pending.username)
+      yield* throttle.clearPair(client.ip, pending.username)
       if (pending.stage === "setup") {
         yield* sql.withTransaction(Effect.zipRight(
-          users.storeMfaSecret(pending.userId, secret),
+          users.storeMfaSecret(pending.userId, sealer.seal(secret)),
           audit.record({ type: "auth.mfa.enrolled", actor: pending.username, actor_ip: client.ip, target: pending.username })
         )).pipe(Effect.orDie)
       }
@@ -377,16 +448,20 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
       return yield* completeLogin(current.value, "mfa", client)
     })
 
-    /** POST /api/auth/logout: ends the session and retires the presented token. Always succeeds. */
+    /** POST /api/auth/logout: ends the session of the presented cookie or token (and so both). Always succeeds. */
     const logout = Effect.fn("OperatorAuth.logout")(function*(presented: PresentedCredentials, client: ClientInfo) {
       const cookies = parseCookies(presented.cookie)
       const operator = yield* authenticate(presented)
+      const ended = new Set<string>()
       const sessionValue = cookies[SESSION_COOKIE]
-      if (sessionValue !== undefined && sessionValue !== "") yield* sessions.remove(hashSessionId(sessionValue))
+      if (sessionValue !== undefined && sessionValue !== "") ended.add(hashSessionId(sessionValue))
       const token = presentedToken(cookies, presented.authorization)
       if (token !== "") {
         const claims = yield* verifyToken(key, token)
-        if (Option.isSome(claims)) yield* sessions.revokeToken(claims.value.jti, claims.value.expiresAt)
+        if (Option.isSome(claims)) ended.add(claims.value.sessionHash)
+      }
+      for (const sessionHash of ended) {
+        if ((yield* sessions.remove(sessionHash)) > 0) yield* revocations.publish({ _tag: "OperatorSession", sessionHash, reason: "logout" })
       }
       const challengeId = cookies[MFA_COOKIE]
       if (challengeId !== undefined) yield* dropChallenge(challengeId)
@@ -403,12 +478,12 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
         username: a?.username ?? operator.username,
         display_name: a?.display_name || a?.username || operator.username,
         role: a?.role ?? operator.role,
-        ...(a !== undefined && a.password_sha512 === DEFAULT_PASSWORD_SHA512 ? { password_change_required: true as const } : {})
+        ...(a !== undefined && (a.password_is_default || a.legacy_sha512 === DEFAULT_PASSWORD_SHA512) ? { password_change_required: true as const } : {})
       }
       return view
     })
 
-    return { authenticate, resolveOperator, login, verifyMfa, logout, me } as const
+    return { authenticate, resolveOperator, sessionAlive, login, verifyMfa, logout, me } as const
   })
 }) {
   /**
@@ -428,6 +503,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
     return Layer.succeed(OperatorAuth, OperatorAuth.make({
       authenticate,
       resolveOperator: (presented) => Effect.map(authenticate(presented), Option.map((o): Operator => ({ username: o.username, role: o.role }))),
+      sessionAlive: () => Effect.succeed(Option.none()),
       login: () => Effect.fail(invalidCredentials),
       verifyMfa: () => Effect.fail(new Unauthorized({ error: "mfa_pending" })),
       logout: () => Effect.void,

@@ -1,5 +1,6 @@
-// Operator sessions and revoked operator tokens. A session cookie holds 32 random bytes; only their
-// SHA-256 is stored, so a copy of the database does not hand out live sessions.
+// Operator sessions. A session cookie holds 32 random bytes; only their SHA-256 is stored, so a copy
+// of the database does not hand out live sessions. Operator tokens are bound to a session (they name
+// its hash), so ending the session ends its token too.
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -36,13 +37,20 @@ interface Row {
 export const hashSessionId = (value: string): string => createHash("sha256").update(value, "utf8").digest("hex")
 
 const SESSION_ID_SHAPE = /^[A-Za-z0-9_-]{43}$/
+const SESSION_HASH_SHAPE = /^[0-9a-f]{64}$/
+
+/** How long a session can still live without another request: what a socket re-checks at. */
+export const sessionDeadline = (session: StoredSession): number =>
+  Math.min(session.expiresAt, session.lastSeenAt + SESSION_IDLE_SECONDS)
 
 export class SessionsRepo extends Effect.Service<SessionsRepo>()("borealis/SessionsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const now = () => Math.floor(Date.now() / 1000)
+    const deleteDead = (ts: number) =>
+      sql`DELETE FROM operator_sessions WHERE expires_at <= ${ts} OR COALESCE(last_seen_at, created_at) <= ${ts - SESSION_IDLE_SECONDS}`
 
-    /** Store a new session and return the cookie value (the only place it exists in clear). */
+    /** Store a new session; the cookie value exists in clear only in what this returns. */
     const create = (input: {
       readonly userId: number
       readonly username: string
@@ -53,20 +61,22 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("borealis/Sessi
       Effect.gen(function*() {
         const value = randomBytes(32).toString("base64url")
         const ts = now()
-        yield* sql`DELETE FROM operator_sessions WHERE expires_at <= ${ts} OR COALESCE(last_seen_at, created_at) <= ${ts - SESSION_IDLE_SECONDS}`
+        yield* deleteDead(ts)
+        const idHash = hashSessionId(value)
+        const expiresAt = ts + SESSION_MAX_AGE_SECONDS
         yield* sql`INSERT INTO operator_sessions (id_hash, user_id, username, auth_epoch, created_at, expires_at, last_seen_at, ip, user_agent)
-          VALUES (${hashSessionId(value)}, ${input.userId}, ${input.username}, ${input.authEpoch}, ${ts}, ${ts + SESSION_MAX_AGE_SECONDS},
+          VALUES (${idHash}, ${input.userId}, ${input.username}, ${input.authEpoch}, ${ts}, ${expiresAt},
                   ${ts}, ${input.ip ?? null}, ${input.userAgent?.slice(0, 256) ?? null})`
-        return value
+        return { value, idHash, expiresAt }
       }).pipe(Effect.orDie)
 
-    /** The live session a cookie value names (expired and idle ones are not). */
-    const find = (value: string) =>
+    /** The live session with this hash (expired and idle ones are not); a use refreshes its idle clock. */
+    const findByHash = (idHash: string) =>
       Effect.gen(function*() {
-        if (!SESSION_ID_SHAPE.test(value)) return Option.none<StoredSession>()
+        if (!SESSION_HASH_SHAPE.test(idHash)) return Option.none<StoredSession>()
         const ts = now()
         const rows = yield* sql<Row>`SELECT id_hash, user_id, username, auth_epoch, created_at, expires_at, last_seen_at
-          FROM operator_sessions WHERE id_hash = ${hashSessionId(value)}`
+          FROM operator_sessions WHERE id_hash = ${idHash}`
         const row = rows[0]
         if (row === undefined) return Option.none<StoredSession>()
         const lastSeen = row.last_seen_at ?? row.created_at
@@ -81,27 +91,22 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("borealis/Sessi
           authEpoch: row.auth_epoch,
           createdAt: row.created_at,
           expiresAt: row.expires_at,
-          lastSeenAt: lastSeen
+          lastSeenAt: ts - lastSeen >= TOUCH_EVERY_SECONDS ? ts : lastSeen
         })
       }).pipe(Effect.orDie)
+
+    /** The live session a cookie value names. */
+    const find = (value: string) =>
+      SESSION_ID_SHAPE.test(value) ? findByHash(hashSessionId(value)) : Effect.succeed(Option.none<StoredSession>())
 
     const remove = (idHash: string) => changes(sql`DELETE FROM operator_sessions WHERE id_hash = ${idHash}`).pipe(Effect.orDie)
 
     const removeForUser = (userId: number) =>
       changes(sql`DELETE FROM operator_sessions WHERE user_id = ${userId}`).pipe(Effect.orDie)
 
-    const revokeToken = (jti: string, expiresAt: number) =>
-      Effect.gen(function*() {
-        yield* sql`DELETE FROM operator_token_revocations WHERE expires_at <= ${now()}`
-        yield* sql`INSERT OR IGNORE INTO operator_token_revocations (jti, expires_at) VALUES (${jti}, ${expiresAt})`
-      }).pipe(Effect.orDie)
+    /** Expired and idle sessions (the maintenance fiber calls this; logins too). */
+    const prune = Effect.suspend(() => changes(deleteDead(now()))).pipe(Effect.orDie)
 
-    const isTokenRevoked = (jti: string) =>
-      sql<{ n: number }>`SELECT count(*) AS n FROM operator_token_revocations WHERE jti = ${jti}`.pipe(
-        Effect.map((rows) => (rows[0]?.n ?? 0) > 0),
-        Effect.orDie
-      )
-
-    return { create, find, remove, removeForUser, revokeToken, isTokenRevoked } as const
+    return { create, find, findByHash, remove, removeForUser, prune } as const
   })
 }) {}

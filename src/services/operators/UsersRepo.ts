@@ -10,13 +10,18 @@ export interface OperatorAccount {
   readonly id: number
   readonly username: string
   readonly display_name: string
-  /** Lowercase hex; `""` when the row holds none. */
-  readonly password_sha512: string
+  /** A SHA-512 hex not yet replaced by a salted hash (lowercase); `""` once upgraded. */
+  readonly legacy_sha512: string
+  /** The salted scrypt hash (see passwords.ts), once set. */
+  readonly password_hash: string | null
+  /** The stored password is the published default one (`Password`). */
+  readonly password_is_default: boolean
   readonly role: string
   readonly last_login: number
   readonly created_at: number
   readonly updated_at: number
   readonly mfa_enabled: boolean
+  /** As stored: sealed (`v1:…`), or a plain seed from before sealing. */
   readonly mfa_secret: string | null
   readonly auth_epoch: number
 }
@@ -33,13 +38,17 @@ interface Row {
   readonly mfa_enabled: number | null
   readonly mfa_secret: string | null
   readonly auth_epoch: number | null
+  readonly password_hash: string | null
+  readonly password_is_default: number | null
 }
 
 const toAccount = (r: Row): OperatorAccount => ({
   id: r.id,
   username: r.username,
   display_name: r.display_name || r.username,
-  password_sha512: (r.password_sha512 ?? "").toLowerCase(),
+  legacy_sha512: (r.password_sha512 ?? "").trim().toLowerCase(),
+  password_hash: r.password_hash === null || r.password_hash === "" ? null : r.password_hash,
+  password_is_default: Boolean(r.password_is_default),
   role: r.role || "User",
   last_login: Number(r.last_login ?? 0) || 0,
   created_at: Number(r.created_at ?? 0) || 0,
@@ -49,7 +58,8 @@ const toAccount = (r: Row): OperatorAccount => ({
   auth_epoch: Number(r.auth_epoch ?? 0) || 0
 })
 
-const COLUMNS = "id, username, display_name, password_sha512, role, last_login, created_at, updated_at, mfa_enabled, mfa_secret, auth_epoch"
+const COLUMNS =
+  "id, username, display_name, password_sha512, role, last_login, created_at, updated_at, mfa_enabled, mfa_secret, auth_epoch, password_hash, password_is_default"
 
 /** Infrastructure failures are defects here (the HTTP edge answers them 503). */
 export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo", {
@@ -87,13 +97,16 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
     const insert = (input: {
       readonly username: string
       readonly display_name: string
-      readonly password_sha512: string
+      readonly password_hash: string
+      readonly password_is_default: boolean
       readonly role: string
     }) => {
       const ts = now()
       // Fails (not dies) so a unique-constraint race can be told apart by the caller.
-      return run(sql`INSERT INTO users (username, display_name, password_sha512, role, last_login, created_at, updated_at, mfa_enabled, mfa_secret)
-        VALUES (${input.username}, ${input.display_name}, ${input.password_sha512}, ${input.role}, 0, ${ts}, ${ts}, 0, NULL)`)
+      return run(sql`INSERT INTO users (username, display_name, password_sha512, password_hash, password_is_default, role, last_login,
+          created_at, updated_at, mfa_enabled, mfa_secret)
+        VALUES (${input.username}, ${input.display_name}, '', ${input.password_hash}, ${input.password_is_default ? 1 : 0}, ${input.role}, 0,
+          ${ts}, ${ts}, 0, NULL)`)
     }
 
     const changed = <A extends object>(statement: Statement.Statement<A>) =>
@@ -101,8 +114,20 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
 
     const remove = (id: number) => changed(sql`DELETE FROM users WHERE id = ${id}`)
 
-    const setPassword = (id: number, hash: string) =>
-      changed(sql`UPDATE users SET password_sha512 = ${hash}, updated_at = ${now()}, auth_epoch = COALESCE(auth_epoch, 0) + 1 WHERE id = ${id}`)
+    /** A new password: every older session and token of the account stops working (the epoch moves). */
+    const setPassword = (id: number, hash: string, isDefault: boolean) =>
+      changed(sql`UPDATE users SET password_sha512 = '', password_hash = ${hash}, password_is_default = ${isDefault ? 1 : 0},
+        updated_at = ${now()}, auth_epoch = COALESCE(auth_epoch, 0) + 1 WHERE id = ${id}`)
+
+    /** The same password, stored as a salted hash (upgrade or rehash): sessions and tokens stay valid. */
+    const rehashPassword = (id: number, hash: string, isDefault: boolean) =>
+      changed(sql`UPDATE users SET password_sha512 = '', password_hash = ${hash}, password_is_default = ${isDefault ? 1 : 0} WHERE id = ${id}`)
+
+    /** Accounts whose password is still an unsalted SHA-512, or whose TOTP seed is not sealed yet. */
+    const needingUpgrade = sql.unsafe<Row>(
+      `SELECT ${COLUMNS} FROM users WHERE (password_hash IS NULL OR password_hash = '')
+         OR (mfa_secret IS NOT NULL AND mfa_secret != '' AND mfa_secret NOT LIKE 'v1:%')`
+    ).pipe(Effect.map((rows) => rows.map(toAccount)), Effect.orDie)
 
     const setRole = (id: number, role: string) => changed(sql`UPDATE users SET role = ${role}, updated_at = ${now()} WHERE id = ${id}`)
 
@@ -114,8 +139,9 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
           : sql`UPDATE users SET mfa_enabled = ${enabled ? 1 : 0}, updated_at = ${now()} WHERE id = ${id}`
       )
 
-    const storeMfaSecret = (id: number, secret: string) =>
-      changed(sql`UPDATE users SET mfa_secret = ${secret}, updated_at = ${now()} WHERE id = ${id}`)
+    /** `sealed` is the TOTP seed as sealed by the key folder's key, never the plain seed. */
+    const storeMfaSecret = (id: number, sealed: string) =>
+      changed(sql`UPDATE users SET mfa_secret = ${sealed}, updated_at = ${now()} WHERE id = ${id}`)
 
     const touchLastLogin = (id: number) => {
       const ts = now()
@@ -131,6 +157,8 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
       insert,
       remove,
       setPassword,
+      rehashPassword,
+      needingUpgrade,
       setRole,
       setMfa,
       storeMfaSecret,

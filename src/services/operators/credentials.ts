@@ -18,17 +18,33 @@ export interface LoginRequest {
   readonly password_sha512: string
 }
 
+/** Longest username accepted anywhere (login, create): longer ones are refused before being logged. */
+export const MAX_USERNAME_LENGTH = 128
+/** Longest plain password hashed for a login; the web UI sends a SHA-512 instead. */
+export const MAX_PASSWORD_LENGTH = 4096
+export const INVALID_USERNAME = "username is invalid"
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+
+/** Identifiers an operator types: bounded, and no control characters (they end up in logs and audit). */
+export const usernameProblem = (username: string): string | undefined =>
+  username.length > MAX_USERNAME_LENGTH || CONTROL.test(username) ? INVALID_USERNAME : undefined
+
 /**
  * `username` (trimmed) plus `password_sha512` (trimmed, lowercased) or a plain `password` that is
- * hashed here. Errors are the original's messages.
+ * hashed here. Errors are the original's messages, plus a refusal of oversized or control-character
+ * usernames and oversized passwords before anything is logged or stored.
  */
 export const buildLoginRequest = (payload: JsonObject): Either.Either<LoginRequest, string> => {
   const username = pyStrOrEmpty(payload["username"]).trim()
   const hash = pyStrOrEmpty(payload["password_sha512"]).trim().toLowerCase()
   const password = payload["password"]
   if (username === "") return Either.left("username is required")
-  if (hash !== "") return Either.right({ username, password_sha512: hash })
+  const problem = usernameProblem(username)
+  if (problem !== undefined) return Either.left(problem)
+  if (hash !== "") return hash.length > MAX_PASSWORD_LENGTH ? Either.left("password is too long") : Either.right({ username, password_sha512: hash })
   if (typeof password !== "string" || password === "") return Either.left("password is required")
+  if (password.length > MAX_PASSWORD_LENGTH) return Either.left("password is too long")
   return Either.right({ username, password_sha512: sha512Hex(password) })
 }
 
@@ -72,11 +88,31 @@ export const normalisePasswordHash = (raw: string): Option.Option<string> => {
   return SHA512_HEX.test(hash) ? Option.some(hash) : Option.none()
 }
 
-/** `User` / `Admin` from any casing (Python `str.title()`); empty means `User`. */
-export const normaliseRole = (raw: string): Either.Either<"User" | "Admin", "invalid role"> => {
+/** A presented credential that could be a SHA-512 hex (only those are worth an scrypt). */
+export const looksLikeSha512 = (value: string): boolean => SHA512_HEX.test(value)
+
+/**
+ * Operator roles, lowest first: a `Viewer` reads the fleet; a `User` also runs library scripts and
+ * manages its own jobs; an `Admin` does everything (accounts, enrollment, the script library, sites,
+ * device revocation, provisioning, playbook relays).
+ */
+export const ROLES = ["Viewer", "User", "Admin"] as const
+export type Role = (typeof ROLES)[number]
+
+/** `Viewer` / `User` / `Admin` from any casing (Python `str.title()`); empty means `User`. */
+export const normaliseRole = (raw: string): Either.Either<Role, "invalid role"> => {
   const trimmed = raw.trim()
   const titled = trimmed === "" ? "User" : trimmed.charAt(0).toUpperCase() + trimmed.slice(1).toLowerCase()
-  return titled === "User" || titled === "Admin" ? Either.right(titled) : Either.left("invalid role")
+  return (ROLES as ReadonlyArray<string>).includes(titled) ? Either.right(titled as Role) : Either.left("invalid role")
 }
 
-export const isAdminRole = (role: string): boolean => role.trim().toLowerCase() === "admin"
+/** The role an account's stored text grants; anything unrecognised grants the least. */
+export const roleOf = (stored: string): Role => {
+  const normalised = normaliseRole(stored)
+  return Either.isRight(normalised) && stored.trim() !== "" ? normalised.right : stored.trim() === "" ? "User" : "Viewer"
+}
+
+/** Does `role` include everything `required` may do? */
+export const roleAtLeast = (role: string, required: Role): boolean => ROLES.indexOf(roleOf(role)) >= ROLES.indexOf(required)
+
+export const isAdminRole = (role: string): boolean => roleOf(role) === "Admin"

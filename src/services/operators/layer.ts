@@ -8,6 +8,7 @@ import { EnrollmentAdmin } from "../enrollment/EnrollmentAdmin.ts"
 import { EnrollmentAdminRepo } from "../enrollment/EnrollmentAdminRepo.ts"
 import { Sites } from "../sites/Sites.ts"
 import { SitesRepo } from "../sites/SitesRepo.ts"
+import { CredentialUpgradeLive } from "./CredentialUpgrade.ts"
 import { LoginThrottle } from "./LoginThrottle.ts"
 import { OperatorAccounts } from "./OperatorAccounts.ts"
 import { OperatorAuth } from "./OperatorAuth.ts"
@@ -29,5 +30,6 @@ export const OperatorsLive = Layer.mergeAll(
   Sites.Default,
   DeviceDirectory.Default,
   DeviceActivity.Default,
-  EnrollmentAdmin.Default
+  EnrollmentAdmin.Default,
+  CredentialUpgradeLive
 ).pipe(Layer.provideMerge(Repos))

@@ -2,7 +2,8 @@
 // from the operator-token secret (BOREALIS_FLASK_SECRET_KEY, else the generated one in the key folder),
 // opaque to clients. The original used an
 // itsdangerous timed serializer with salt `borealis-auth` and payload {u, r, ts}; the same claims are
-// kept, plus the account id, its auth epoch and a token id so logout and password resets retire it.
+// kept, plus the account id, its auth epoch, a token id and the session it belongs to (`sid`): the
+// token lives exactly as long as that session, and logout, expiry or a password reset end both.
 // spec: config-bootstrap-tests.md §1.3 (OPAUTH)
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -17,6 +18,8 @@ export interface TokenClaims {
   readonly userId: number
   readonly epoch: number
   readonly jti: string
+  /** Hash of the session the token was issued with. */
+  readonly sessionHash: string
   readonly issuedAt: number
   readonly expiresAt: number
 }
@@ -24,6 +27,7 @@ export interface TokenClaims {
 export const issueToken = (
   key: Uint8Array,
   account: { readonly id: number; readonly username: string; readonly role: string; readonly auth_epoch: number },
+  session: { readonly idHash: string; readonly expiresAt: number },
   now: number = Math.floor(Date.now() / 1000)
 ): Effect.Effect<{ readonly token: string; readonly claims: TokenClaims }> =>
   Effect.gen(function*() {
@@ -34,11 +38,12 @@ export const issueToken = (
       userId: account.id,
       epoch: account.auth_epoch,
       jti,
+      sessionHash: session.idHash,
       issuedAt: now,
-      expiresAt: now + TOKEN_MAX_AGE_SECONDS
+      expiresAt: Math.min(session.expiresAt, now + TOKEN_MAX_AGE_SECONDS)
     }
     const token = yield* Effect.promise(() =>
-      new SignJWT({ u: claims.username, r: claims.role, ts: now, uid: claims.userId, ep: claims.epoch })
+      new SignJWT({ u: claims.username, r: claims.role, ts: now, uid: claims.userId, ep: claims.epoch, sid: claims.sessionHash })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setJti(jti)
         .setIssuedAt(now)
@@ -61,14 +66,18 @@ export const verifyToken = (key: Uint8Array, token: string): Effect.Effect<Optio
     jwtVerify(candidate, key, { algorithms: ["HS256"], maxTokenAge: TOKEN_MAX_AGE_SECONDS, requiredClaims: ["jti", "iat", "exp"] })
   ).pipe(
     Effect.map(({ payload }) => {
-      const { u, r, uid, ep, jti, iat, exp } = payload as Record<string, unknown>
-      if (typeof u !== "string" || u.trim() === "" || typeof uid !== "number" || typeof jti !== "string") return Option.none()
+      const { u, r, uid, ep, jti, sid, iat, exp } = payload as Record<string, unknown>
+      // A token without its session (as minted before sessions bound tokens) is not accepted.
+      if (typeof u !== "string" || u.trim() === "" || typeof uid !== "number" || typeof jti !== "string" || typeof sid !== "string") {
+        return Option.none()
+      }
       return Option.some<TokenClaims>({
         username: u.trim(),
         role: typeof r === "string" && r !== "" ? r : "User",
         userId: uid,
         epoch: typeof ep === "number" ? ep : 0,
         jti,
+        sessionHash: sid,
         issuedAt: typeof iat === "number" ? iat : 0,
         expiresAt: typeof exp === "number" ? exp : 0
       })

@@ -25,7 +25,8 @@ describe("operator login (test_http_auth.py)", () => {
       expect(session).toMatch(/Path=\//)
       expect(session).toMatch(/Secure/)
       expect(token).toBeDefined()
-      expect(token).not.toMatch(/HttpOnly/i)
+      // Issue 19: the bearer cookie is HttpOnly too (it was readable by any script on the page).
+      expect(token).toMatch(/HttpOnly/i)
       expect(token).toMatch(/SameSite=Lax/i)
       expect(token).toMatch(/Secure/)
       expect(token).toContain(`borealis_auth=${reply.json.token}`)

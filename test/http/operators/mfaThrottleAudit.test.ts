@@ -76,15 +76,16 @@ describe("MFA over HTTPS", () => {
 })
 
 describe("login rate limit", () => {
-  it.scoped("per username: the 6th attempt within 5 minutes is 429 with Retry-After, even with the right password", () =>
+  it.scoped("per (account, client): the 6th attempt within 5 minutes is 429 with Retry-After, even with the right password", () =>
     Effect.gen(function*() {
       const engine = yield* startEngine()
       const client = engine.client()
+      // The test connects from loopback, a trusted proxy by default: X-Forwarded-For names the client.
       for (let i = 0; i < 5; i++) {
-        const reply = yield* promise(() => client.post("/api/auth/login", { username: "admin", password_sha512: sha512("wrong") }, { "x-forwarded-for": `198.51.100.${i}` }))
+        const reply = yield* promise(() => client.post("/api/auth/login", { username: "admin", password_sha512: sha512("wrong") }, { "x-forwarded-for": "198.51.100.7" }))
         expect(reply.status).toBe(401)
       }
-      const limited = yield* promise(() => client.post("/api/auth/login", DEFAULT_ADMIN, { "x-forwarded-for": "198.51.100.99" }))
+      const limited = yield* promise(() => client.post("/api/auth/login", DEFAULT_ADMIN, { "x-forwarded-for": "198.51.100.7" }))
       expect(limited.status).toBe(429)
       expect(limited.json.error).toBe("rate_limited")
       expect(limited.json.retry_after).toBeGreaterThan(0)
@@ -95,10 +96,13 @@ describe("login rate limit", () => {
         db.prepare("INSERT INTO users (username, display_name, password_sha512, role) VALUES ('bob', 'bob', ?, 'User')").run(sha512("pw")))
       expect((yield* promise(() => client.post("/api/auth/login", { username: "bob", password: "pw" }))).status).toBe(200)
       for (let i = 0; i < 5; i++) {
-        yield* promise(() => client.post("/api/auth/login", { username: "ghost", password_sha512: sha512("x") }, { "x-forwarded-for": `192.0.2.${i}` }))
+        yield* promise(() => client.post("/api/auth/login", { username: "ghost", password_sha512: sha512("x") }, { "x-forwarded-for": "192.0.2.9" }))
       }
-      const ghost = yield* promise(() => client.post("/api/auth/login", { username: "ghost", password_sha512: sha512("x") }, { "x-forwarded-for": "192.0.2.200" }))
+      const ghost = yield* promise(() => client.post("/api/auth/login", { username: "ghost", password_sha512: sha512("x") }, { "x-forwarded-for": "192.0.2.9" }))
       expect(ghost.status).toBe(429)
+      // Issue 19: the real admin, from a client with no recent failures, still signs in.
+      const owner = yield* promise(() => client.post("/api/auth/login", DEFAULT_ADMIN, { "x-forwarded-for": "203.0.113.5" }))
+      expect(owner.status).toBe(200)
       const reasons = auditRows(engine.databasePath, "auth.login.failed").map((r) => JSON.parse(r.details_json).reason)
       expect(reasons.slice(0, 6)).toEqual(["invalid_credentials", "invalid_credentials", "invalid_credentials", "invalid_credentials", "invalid_credentials", "rate_limited"])
       expect(reasons.at(-1)).toBe("rate_limited")

@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { sha512Hex } from "../../../src/services/operators/credentials.ts"
 import { OperatorAccounts } from "../../../src/services/operators/OperatorAccounts.ts"
+import { verifyPassword } from "../../../src/services/operators/passwords.ts"
 import { operatorServices } from "../../support/operatorServices.ts"
 
 const cli = { username: "cli:test" }
@@ -76,8 +77,15 @@ describe("OperatorAccounts", () => {
       expect(yield* failure(accounts.resetPassword("admin", "abc", cli))).toMatchObject({ error: "invalid password hash" })
       yield* accounts.resetPassword("admin", sha512Hex("new"), cli)
       const sql = yield* SqlClient.SqlClient
-      const rows = yield* sql<{ password_sha512: string; auth_epoch: number }>`SELECT password_sha512, auth_epoch FROM users WHERE username = 'admin'`
-      expect(rows[0]).toEqual({ password_sha512: sha512Hex("new"), auth_epoch: 1 })
+      const rows = yield* sql<{ password_sha512: string; password_hash: string; auth_epoch: number }>`
+        SELECT password_sha512, password_hash, auth_epoch FROM users WHERE username = 'admin'`
+      // Issue 19: stored as a salted scrypt of what the client sends, never the SHA-512 a login accepts.
+      expect(rows[0]?.password_sha512).toBe("")
+      expect(rows[0]?.auth_epoch).toBe(1)
+      expect(rows[0]?.password_hash).toMatch(/^scrypt\$15\$8\$1\$/)
+      expect(rows[0]?.password_hash).not.toContain(sha512Hex("new"))
+      expect(yield* verifyPassword(rows[0]?.password_hash, sha512Hex("new"))).toBe(true)
+      expect(yield* verifyPassword(rows[0]?.password_hash, sha512Hex("old"))).toBe(false)
     }).pipe(Effect.provide(operatorServices())))
 
   it.effect("MFA update for a missing user is AccountNotFound; nothing is half-written on failure", () =>

@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { Audit } from "../../../src/services/audit/Audit.ts"
+import { KeyMaterial } from "../../../src/services/keys/KeyMaterial.ts"
 import { DEFAULT_PASSWORD_SHA512, sha512Hex } from "../../../src/services/operators/credentials.ts"
 import { OperatorAuth, type LoginSuccess, type MfaChallenge } from "../../../src/services/operators/OperatorAuth.ts"
 import { currentCode, generateSecret } from "../../../src/services/operators/totp.ts"
@@ -82,7 +83,10 @@ describe("OperatorAuth (test_operator_auth_service.py)", () => {
       const code = currentCode(challenge.secret ?? "", Date.UTC(2025, 0, 1) - 30_000)
       yield* auth.verifyMfa(challenge.challenge, { pending_token: challenge.pending_token, code }, client)
       const rows = yield* sql<{ mfa_secret: string }>`SELECT mfa_secret FROM users WHERE username = 'admin'`
-      expect(rows[0]?.mfa_secret).toBe(challenge.secret)
+      // Issue 19: the seed is sealed at rest with the key folder's key, and opens to what was enrolled.
+      expect(rows[0]?.mfa_secret).not.toContain(challenge.secret)
+      const { totpSealer } = yield* KeyMaterial
+      expect(totpSealer.open(rows[0]?.mfa_secret ?? "")).toEqual(Option.some(challenge.secret))
       const audit = yield* Audit
       const events = yield* audit.query({ limit: 10, offset: 0, type: "auth." })
       expect(events.events.map((e) => e.type).reverse()).toEqual(["auth.mfa.challenged", "auth.mfa.enrolled", "auth.login.succeeded"])
@@ -121,19 +125,23 @@ describe("OperatorAuth (test_operator_auth_service.py)", () => {
       expect(errorOf(failureOf(noCookie))).toMatchObject({ error: "mfa_pending" })
     }).pipe(Effect.provide(operatorServices())))
 
-  it.effect("failed attempts are throttled per username, whether or not the user exists", () =>
+  it.effect("failed attempts are throttled per (account, client), whether or not the user exists; other clients still sign in", () =>
     Effect.gen(function*() {
       const auth = yield* OperatorAuth
       for (const username of ["admin", "ghost"]) {
         for (let i = 0; i < 5; i++) {
-          const e = yield* Effect.exit(auth.login({ username, password_sha512: sha512Hex("wrong") }, { ip: `10.1.0.${i}` }))
+          const e = yield* Effect.exit(auth.login({ username, password_sha512: sha512Hex("wrong") }, { ip: "10.1.0.1" }))
           expect(errorOf(failureOf(e)).error).toBe("invalid username or password")
         }
-        const limited = yield* Effect.exit(auth.login({ username, password_sha512: username === "admin" ? DEFAULT_PASSWORD_SHA512 : sha512Hex("x") }, { ip: "10.2.0.1" }))
+        const limited = yield* Effect.exit(auth.login({ username, password_sha512: username === "admin" ? DEFAULT_PASSWORD_SHA512 : sha512Hex("x") }, { ip: "10.1.0.1" }))
         const error = failureOf(limited) as { _tag: string; retry_after: number }
         expect(error._tag).toBe("RateLimited")
         expect(error.retry_after).toBeGreaterThanOrEqual(1)
         expect(error.retry_after).toBeLessThanOrEqual(300)
       }
+      // Issue 19: failures elsewhere never lock the real operator out of a client with no recent failures.
+      for (let i = 0; i < 5; i++) yield* Effect.exit(auth.login({ username: "admin", password_sha512: sha512Hex("wrong") }, { ip: `10.3.0.${i}` }))
+      const owner = yield* auth.login(adminLogin, { ip: "10.2.0.1" })
+      expect(owner._tag).toBe("LoginSuccess")
     }).pipe(Effect.provide(operatorServices())))
 })
