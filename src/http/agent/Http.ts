@@ -15,6 +15,7 @@ import { M } from "../../services/metrics/metrics.ts"
 import { BorealisApi } from "../Api.ts"
 import { jsonObject } from "../body.ts"
 import { clientIp, peerIsTrusted } from "../clientIp.ts"
+import { connectionAuthenticated } from "../connection.ts"
 import { dpopHeaderValues, publicRequestUrl } from "../requestUrl.ts"
 import { DeviceAuthentication } from "./Api.ts"
 
@@ -50,11 +51,13 @@ export const DeviceAuthenticationLive = Layer.effect(
     return Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const dpop = dpopOf(request, config, tls)
-      return yield* auth.authenticate({
+      const device = yield* auth.authenticate({
         authorization: request.headers["authorization"],
         agentContext: request.headers[AGENT_CONTEXT_HEADER],
         dpop
       })
+      yield* connectionAuthenticated
+      return device
     }).pipe(Effect.withSpan("DeviceAuthentication"))
   })
 )
@@ -90,7 +93,10 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
           const body = yield* jsonObject
           const dpop = dpopOf(request, config, tls)
           const remoteAddr = yield* clientIp
-          return yield* refresh.refresh({ body, dpop, remoteAddr })
+          const answer = yield* refresh.refresh({ body, dpop, remoteAddr })
+          // A valid refresh token is a credential: the connection no longer counts as anonymous.
+          yield* connectionAuthenticated
+          return answer
         }).pipe(counted(M.tokenRefreshes, (a) => (a.refresh_token === undefined ? "ok" : "rotated"))))
       .handle("heartbeat", () =>
         Effect.gen(function*() {

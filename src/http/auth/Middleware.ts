@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Forbidden, Unauthorized, Wire } from "../../services/errors.ts"
+import { connectionAuthenticated } from "../connection.ts"
 import { type Role, roleAtLeast } from "../../services/operators/credentials.ts"
 import { type AuthenticatedOperator, OperatorAuth } from "../../services/operators/OperatorAuth.ts"
 
@@ -43,7 +44,9 @@ export const forbidden = new Forbidden({ error: "forbidden" })
 
 const operatorOfRequest = (auth: OperatorAuth) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    auth.authenticate({ cookie: request.headers["cookie"], authorization: request.headers["authorization"] }))
+    auth.authenticate({ cookie: request.headers["cookie"], authorization: request.headers["authorization"] }).pipe(
+      Effect.tap((operator) => (Option.isSome(operator) ? connectionAuthenticated : Effect.void))
+    ))
 
 /** The guard of one role: 401 without an operator, 403 below the role. */
 const guard = (auth: OperatorAuth, role: Role, span: string) =>
