@@ -9,7 +9,15 @@ import * as path from "node:path"
 
 export const notFoundResponse = () => HttpServerResponse.unsafeJson({ error: "not_found" }, { status: 404 })
 
-const isFile = (p: string): boolean => {
+const realpathOf = (p: string): string | undefined => {
+  try {
+    return fs.realpathSync(p)
+  } catch {
+    return undefined
+  }
+}
+
+const isRegularFile = (p: string): boolean => {
   try {
     return fs.statSync(p).isFile()
   } catch {
@@ -17,7 +25,11 @@ const isFile = (p: string): boolean => {
   }
 }
 
-/** The static file a URL path names, if it is a file strictly inside `root`. */
+/**
+ * The static file a URL path names: its real path (symbolic links followed), which must be a
+ * regular file strictly inside the static root's real path. A link inside the root pointing out of
+ * it, a FIFO or a device is never served, whatever the lexical path says.
+ */
 export const staticFileFor = (root: string, urlPath: string): string | undefined => {
   let decoded: string
   try {
@@ -30,7 +42,11 @@ export const staticFileFor = (root: string, urlPath: string): string | undefined
   if (segments.length === 0 || segments.some((s) => s === "..")) return undefined
   const full = path.resolve(root, ...segments)
   if (!full.startsWith(path.resolve(root) + path.sep)) return undefined
-  return isFile(full) ? full : undefined
+  const realRoot = realpathOf(root)
+  const real = realpathOf(full)
+  if (realRoot === undefined || real === undefined || !real.startsWith(realRoot + path.sep)) return undefined
+  // serve the resolved path, so what is opened is what was checked (not the lexical path's links again)
+  return isRegularFile(real) ? real : undefined
 }
 
 export type SpaOutcome =
@@ -41,8 +57,10 @@ export type SpaOutcome =
 
 /** The fallback decision as a pure function of method, path and the static root's contents. */
 export const spaDecision = (root: string, method: string, urlPath: string): SpaOutcome => {
-  const index = path.join(root, "index.html")
-  const indexOr404 = (): SpaOutcome => (isFile(index) ? { _tag: "File", file: index } : { _tag: "NotFound" })
+  const indexOr404 = (): SpaOutcome => {
+    const index = staticFileFor(root, "/index.html")
+    return index !== undefined ? { _tag: "File", file: index } : { _tag: "NotFound" }
+  }
   if (urlPath === "/api" || urlPath.startsWith("/api/")) return { _tag: "NotFound" }
   if (method === "OPTIONS") return { _tag: "Options" }
   if (method !== "GET" && method !== "HEAD") return { _tag: "MethodNotAllowed" }

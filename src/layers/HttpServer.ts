@@ -24,7 +24,7 @@ import type { Duplex } from "node:stream"
 import type { TLSSocket } from "node:tls"
 import proxyAddr from "proxy-addr"
 import { Server as IoServer } from "socket.io"
-import { cors, requestLog } from "../http/middleware.ts"
+import { cors, reachedOverHttps, requestLog, securityHeaders } from "../http/middleware.ts"
 import { BorealisApi } from "../http/Api.ts"
 import { routeMatcher, routeTemplates } from "../http/routes.ts"
 import { notFoundResponse, spaResponse } from "../http/spa.ts"
@@ -92,9 +92,14 @@ const TIMED_OUT = errorAnswer("408 Request Timeout", "{\"error\":\"request_timeo
 /** How long an error answer may take to flush before its socket is cut anyway (a client not reading). */
 const ERROR_FLUSH_MS = 1000
 
-/** The whole HTTP app: API routes, then the SPA/404 fallback, behind CORS and request logging. */
+/**
+ * The whole HTTP app: API routes, then the SPA/404 fallback, behind CORS, security headers and
+ * request logging.
+ */
 export const makeHttpApp = Effect.gen(function*() {
   const config = yield* EngineConfig
+  const keys = yield* KeyMaterial
+  const hsts = reachedOverHttps(Option.isSome(keys.tls), config.publicBaseUrl)
   const api = yield* HttpApiBuilder.httpApp
   const app = api.pipe(
     Effect.catchAllCause((cause) => {
@@ -107,7 +112,7 @@ export const makeHttpApp = Effect.gen(function*() {
     })
   )
   const routeOf = routeMatcher(routeTemplates(BorealisApi))
-  return requestLog(routeOf)(cors(config.corsAllowedOrigins)(app)) as HttpApp.Default<never, never>
+  return requestLog(routeOf)(securityHeaders({ hsts })(cors(config.corsAllowedOrigins)(app))) as HttpApp.Default<never, never>
 })
 
 /**

@@ -5,8 +5,10 @@ import * as net from "node:net"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import { io as ioClient } from "socket.io-client"
+import { corsGrant, corsHeaders } from "../../src/http/middleware.ts"
 import { staticFileFor } from "../../src/http/spa.ts"
 import { startEngine, tempRoot } from "../support/engine.ts"
+import type { Client } from "../support/http.ts"
 import { runPython } from "../support/python.ts"
 
 const withStatic = (files: Record<string, string>) => {
@@ -19,37 +21,80 @@ const withStatic = (files: Record<string, string>) => {
   return root
 }
 
-describe("CORS (spec §3.3: Flask-CORS, credentials, origins)", () => {
-  it.scoped("with `*` the request Origin is echoed with credentials and Vary", () =>
-    Effect.gen(function*() {
-      const engine = yield* startEngine()
-      const c = engine.client()
-      const r = yield* Effect.promise(() => c.get("/health", { origin: "https://ui.example" }))
-      expect(r.headers["access-control-allow-origin"]).toBe("https://ui.example")
-      expect(r.headers["access-control-allow-credentials"]).toBe("true")
-      expect(r.headers["vary"]).toContain("Origin")
-      const none = yield* Effect.promise(() => c.get("/health"))
-      expect(none.headers["access-control-allow-origin"]).toBeUndefined()
+type CorsRow = readonly [origin: string | undefined, allowOrigin: string | undefined, credentials: string | undefined, vary: boolean]
+
+const corsTable = (c: Client, rows: ReadonlyArray<CorsRow>) =>
+  Effect.gen(function*() {
+    for (const [origin, allowOrigin, credentials, vary] of rows) {
+      const headers = origin === undefined ? {} : { origin }
+      const r = yield* Effect.promise(() => c.get("/health", headers))
+      expect(r.status).toBe(200)
+      expect([origin, r.headers["access-control-allow-origin"], r.headers["access-control-allow-credentials"]]).toEqual([origin, allowOrigin, credentials])
+      expect([origin, (r.headers["vary"] ?? "").includes("Origin")]).toEqual([origin, vary])
+      // a preflight follows the same rule
+      if (origin === undefined) continue
       const pre = yield* Effect.promise(() =>
         c.request("/api/auth/login", {
           method: "OPTIONS",
-          headers: { origin: "https://ui.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type" }
+          headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" }
         }))
-      expect(pre.status).toBe(200)
-      expect(pre.headers["access-control-allow-origin"]).toBe("https://ui.example")
-      expect(pre.headers["access-control-allow-methods"]).toContain("POST")
-      expect(pre.headers["access-control-allow-headers"]).toBe("content-type")
+      expect([origin, pre.headers["access-control-allow-origin"], pre.headers["access-control-allow-credentials"]]).toEqual([origin, allowOrigin, credentials])
+      if (allowOrigin !== undefined) {
+        expect(pre.status).toBe(200)
+        expect(pre.headers["access-control-allow-methods"]).toContain("POST")
+        expect(pre.headers["access-control-allow-headers"]).toBe("content-type")
+      }
+    }
+  })
+
+// Stricter than the original's Flask-CORS (which echoed any Origin, `null` included, with credentials
+// under `*`): a wildcard never carries credentials and `null` is never echoed.
+describe("CORS (spec §3.3, tightened: credentials only for listed origins)", () => {
+  it("the rule as a pure function", () => {
+    expect(corsGrant(["*"], undefined)).toEqual({ _tag: "None" })
+    expect(corsGrant(["*"], "https://ui.example")).toEqual({ _tag: "Any" })
+    expect(corsGrant(["*"], "null")).toEqual({ _tag: "Any" })
+    expect(corsGrant(["https://a.example"], "https://a.example")).toEqual({ _tag: "Credentialed", origin: "https://a.example" })
+    expect(corsGrant(["https://a.example"], "https://b.example")).toEqual({ _tag: "None" })
+    // a listed `null` is ignored: any sandboxed frame or file: page would present it
+    expect(corsGrant(["null"], "null")).toEqual({ _tag: "None" })
+    expect(corsGrant(["*", "https://a.example"], "https://a.example")).toEqual({ _tag: "Credentialed", origin: "https://a.example" })
+    expect(corsHeaders(["*", "https://a.example"], { _tag: "Any" })).toEqual({ "access-control-allow-origin": "*", vary: "Origin" })
+    expect(corsHeaders(["*"], { _tag: "Any" })).toEqual({ "access-control-allow-origin": "*" })
+  })
+
+  it.scoped("with `*`: any Origin (even `null`) gets `*` without credentials; no Origin, no headers", () =>
+    Effect.gen(function*() {
+      const engine = yield* startEngine()
+      yield* corsTable(engine.client(), [
+        [undefined, undefined, undefined, false],
+        ["https://ui.example", "*", undefined, false],
+        ["null", "*", undefined, false]
+      ])
     }))
 
-  it.scoped("with a list only listed origins get headers", () =>
+  it.scoped("with a list: listed origins are echoed with credentials and Vary; unlisted and `null` get nothing", () =>
     Effect.gen(function*() {
-      const engine = yield* startEngine({ env: { BOREALIS_CORS_ALLOWED_ORIGINS: "https://a.example, https://b.example" } })
+      const engine = yield* startEngine({ env: { BOREALIS_CORS_ALLOWED_ORIGINS: "https://a.example, https://b.example, null" } })
       const c = engine.client()
-      const ok = yield* Effect.promise(() => c.get("/health", { origin: "https://b.example" }))
-      expect(ok.headers["access-control-allow-origin"]).toBe("https://b.example")
+      yield* corsTable(c, [
+        [undefined, undefined, undefined, false],
+        ["https://b.example", "https://b.example", "true", true],
+        ["https://evil.example", undefined, undefined, false],
+        ["null", undefined, undefined, false]
+      ])
       const no = yield* Effect.promise(() => c.get("/health", { origin: "https://evil.example" }))
       expect(no.status).toBe(200)
-      expect(no.headers["access-control-allow-origin"]).toBeUndefined()
+    }))
+
+  it.scoped("with `*` and a list: listed origins get credentials, the rest `*` (both Vary: Origin)", () =>
+    Effect.gen(function*() {
+      const engine = yield* startEngine({ env: { BOREALIS_CORS_ALLOWED_ORIGINS: "*,https://a.example" } })
+      yield* corsTable(engine.client(), [
+        ["https://a.example", "https://a.example", "true", true],
+        ["https://other.example", "*", undefined, true],
+        ["null", "*", undefined, true]
+      ])
     }))
 })
 
