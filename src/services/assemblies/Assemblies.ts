@@ -67,7 +67,10 @@ export interface WorkflowListItem {
 }
 
 export interface AssemblyListing {
-  /** Absolute path of the island folder. */
+  /**
+   * The island's folder relative to the Assemblies root (`Scripts`, `Workflows`,
+   * `Ansible_Playbooks`), as job components name it; never the server's absolute path.
+   */
   readonly root: string
   /** Newest first. */
   readonly items: ReadonlyArray<ScriptListItem | WorkflowListItem>
@@ -271,7 +274,7 @@ const makeAssemblies = (assembliesRoot: string) =>
         })
       }
       items.sort((a, b) => b.last_edited_epoch - a.last_edited_epoch)
-      return { root, items, folders: walked.folders } satisfies AssemblyListing
+      return { root: island.directory, items, folders: walked.folders } satisfies AssemblyListing
     })
 
     const load = Effect.fn("Assemblies.load")(function*(islandName: string, requested: string) {

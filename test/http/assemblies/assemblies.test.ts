@@ -54,7 +54,9 @@ describe("assemblies over HTTPS", () => {
       resp = yield* get("/api/assembly/list?island=scripts")
       expect(resp.status).toBe(200)
       expect(resp.json.items.some((item: { rel_path: string }) => item.rel_path === relPath)).toBe(true)
-      expect(resp.json.root).toBe(fs.realpathSync(path.join(engine.root, "Assemblies", "Scripts")))
+      // the island's folder relative to the Assemblies root: no answer carries a server path
+      expect(resp.json.root).toBe("Scripts")
+      expect(resp.text).not.toContain(engine.root)
       expect(resp.json.folders).toEqual(["Utilities"])
       expect(Object.keys(resp.json.items[0]).sort()).toEqual(
         ["category", "description", "file_name", "last_edited", "last_edited_epoch", "name", "rel_path", "type"]
@@ -149,5 +151,22 @@ describe("assemblies over HTTPS", () => {
       expect([flow.status, flow.json]).toEqual([200, { nodes: [], edges: [], tab_name: "flow" }])
       const listing = yield* Effect.promise(() => client.get("/api/assembly/list?island=workflows"))
       expect(listing.json.items.map((i: { type: string; tab_name: string }) => [i.type, i.tab_name])).toEqual([["workflow", "flow"]])
+    }))
+
+  it.scoped("no answer names a server path: each island's root is its folder under Assemblies", () =>
+    Effect.gen(function*() {
+      const engine = yield* startEngine()
+      const client = engine.client()
+      yield* Effect.promise(() => login(client))
+      const replies = []
+      for (const [island, folder] of [["scripts", "Scripts"], ["workflows", "Workflows"], ["ansible", "Ansible_Playbooks"]] as const) {
+        const listing = yield* Effect.promise(() => client.get(`/api/assembly/list?island=${island}`))
+        expect([island, listing.status, listing.json.root]).toEqual([island, 200, folder])
+        replies.push(listing)
+      }
+      replies.push(yield* Effect.promise(() => client.get("/api/assembly/load?island=scripts&path=missing.json")))
+      replies.push(yield* Effect.promise(() => client.get("/api/assembly/load?island=scripts&path=../../x.json")))
+      replies.push(yield* Effect.promise(() => client.post("/api/assembly/move", { island: "scripts", path: "missing.json", new_path: "x.json" })))
+      for (const reply of replies) expect(reply.text).not.toContain(fs.realpathSync(engine.root))
     }))
 })
