@@ -205,7 +205,8 @@ describe("list", () => {
         touch(path.join(scripts, "one.bat"), 100)
         touch(path.join(scripts, "run.sh"), 400)
         const listing = yield* a.list("Scripts")
-        expect(listing.root).toBe(scripts)
+        // Issue 19: the island's folder, relative; never the server's absolute path.
+        expect(listing.root).toBe("Scripts")
         expect(listing.folders).toEqual(["a", "a/deep", "b"])
         expect(listing.items.map((i) => i.rel_path)).toEqual(["one.bat", "a/deep/three.ps1", "b/two.json", "run.sh"])
         const two = listing.items.find((i) => i.rel_path === "b/two.json")
@@ -221,7 +222,7 @@ describe("list", () => {
   it.effect("an empty island is created on first use", () =>
     withLibrary((a, root) =>
       Effect.gen(function*() {
-        expect(yield* a.list("workflows")).toEqual({ root: path.join(root, "Workflows"), items: [], folders: [] })
+        expect(yield* a.list("workflows")).toEqual({ root: "Workflows", items: [], folders: [] })
         expect(fs.statSync(path.join(root, "Workflows")).isDirectory()).toBe(true)
       })
     ))
