@@ -13,6 +13,7 @@
 // Loopback only (the simulator refuses anything else), bounded by --max-minutes; prints the figures
 // and writes bench/results/jobs-<time>.json (and jobs.json).
 import Sqlite from "better-sqlite3"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -126,13 +127,20 @@ const tickBench = async () => {
   const hosts = Array.from({ length: jobsCount }, (_, i) => hostName(i, width))
   const online = new Set(hosts.map((h) => h.toLowerCase()))
   const delivered = { count: 0 }
-  const channels = Layer.succeed(
+  // Deliveries are counted; the device lookup each one makes in production runs for real.
+  const channels = Layer.effect(
     JobChannels,
-    JobChannels.make({
-      onlineHostnames: Effect.succeed(online),
-      toHost: () => Effect.sync(() => ++delivered.count && 1),
-      toOperators: () => Effect.void
-    })
+    Effect.map(SqlClient.SqlClient, (sql) =>
+      JobChannels.make({
+        onlineHostnames: Effect.succeed(online),
+        resolveHost: (hostname) =>
+          sql<{ guid: string }>`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname}) LIMIT 1`.pipe(
+            Effect.map((rows) => ({ hostname, guid: rows[0]?.guid ?? null })),
+            Effect.orDie
+          ),
+        toTarget: () => Effect.sync(() => ++delivered.count && 1),
+        toOperators: () => Effect.void
+      }))
   )
   const layer = JobsCore.pipe(
     Layer.provideMerge(channels),

@@ -106,6 +106,40 @@ const ensureDevices = (sql: SqlClient.SqlClient) =>
     yield* ensureTable(sql, devicesTable)
     yield* sql`UPDATE devices SET token_version = 1 WHERE token_version IS NULL`
     yield* sql`UPDATE devices SET status = 'active' WHERE status IS NULL OR status = ''`
+    yield* ensureHostnameUniqueIgnoringCase(sql)
+  })
+
+export const HOSTNAME_INDEX = "uq_devices_hostname_ci"
+
+/**
+ * One device per hostname, whatever the letter case (`VICTIM-01` and `victim-01` are one machine to
+ * Windows, to DNS and to the agents' job routing). Rows that already differ only in case are reported
+ * on every start and left as they are — never merged: an operator decides which device is genuine
+ * (docs/security.md). Until then the index covers every other row, and the services refuse a new
+ * claim on any held hostname in any case.
+ */
+export const ensureHostnameUniqueIgnoringCase = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    const groups = yield* sql<{ key: string; guids: string; hostnames: string }>`
+      SELECT LOWER(hostname) AS key, group_concat(guid, ',') AS guids, group_concat(hostname, ',') AS hostnames
+        FROM devices WHERE hostname IS NOT NULL AND hostname != ''
+       GROUP BY LOWER(hostname) HAVING count(*) > 1`
+    const duplicateGuids = groups.flatMap((g) => g.guids.split(","))
+    for (const g of groups) {
+      yield* Effect.logWarning("devices-hostname-case-duplicates").pipe(Effect.annotateLogs({
+        hostname: g.key,
+        hostnames: g.hostnames,
+        guids: g.guids,
+        resolve: "keep the genuine device; delete or revoke the other (npm run cli -- devices delete <guid>)"
+      }))
+    }
+    const where = duplicateGuids.length === 0 ? "" : ` WHERE guid NOT IN (${duplicateGuids.map((g) => `'${g.replaceAll("'", "''")}'`).join(", ")})`
+    const wanted = `CREATE UNIQUE INDEX ${HOSTNAME_INDEX} ON devices(LOWER(hostname))${where}`
+    const existing = yield* sql<{ sql: string | null }>`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ${HOSTNAME_INDEX}`
+    if (existing[0]?.sql === wanted) return
+    yield* sql.unsafe(`DROP INDEX IF EXISTS ${HOSTNAME_INDEX}`)
+    yield* sql.unsafe(wanted)
+    yield* Effect.logInfo("migrations-hostname-index").pipe(Effect.annotateLogs({ excluded_rows: duplicateGuids.length }))
   })
 
 /**

@@ -55,7 +55,9 @@ export const devicesTable: TableDef = {
     "CREATE INDEX IF NOT EXISTS idx_devices_status ON devices(status)",
     // GUIDs are compared case-insensitively (legacy rows may be lowercase); this keeps that an index lookup.
     "CREATE INDEX IF NOT EXISTS idx_devices_guid_upper ON devices(UPPER(guid))",
-    // Socket events from pre-token agents and job targets match hostnames case-insensitively.
+    // Socket events from pre-token agents and job targets match hostnames case-insensitively. (The
+    // unique case-insensitive index, uq_devices_hostname_ci, is made by the migration, which first
+    // reports rows that differ only in case.)
     "CREATE INDEX IF NOT EXISTS idx_devices_hostname_lower ON devices(LOWER(hostname))"
   ]
 }
@@ -73,7 +75,9 @@ export const TABLES: ReadonlyArray<TableDef> = [
       col("ran_at", "INTEGER"),
       col("status", "TEXT"),
       col("stdout", "TEXT"),
-      col("stderr", "TEXT")
+      col("stderr", "TEXT"),
+      // Added by this rebuild: the device a dispatch was sent to; only it may report the result.
+      col("device_guid", "TEXT")
     ],
     indexes: ["CREATE INDEX IF NOT EXISTS idx_activity_history_hostname ON activity_history(hostname)"]
   },
@@ -374,7 +378,12 @@ export const ADDED_TABLES: ReadonlyArray<TableDef> = [
       col("started_ts", "INTEGER"),
       col("finished_ts", "INTEGER"),
       col("created_at", "INTEGER"),
-      col("updated_at", "INTEGER")
+      col("updated_at", "INTEGER"),
+      // Added by this rebuild: set when the server itself sent the playbook (scheduled run or an
+      // Admin's relay); only such runs take recap reports, and only for that device.
+      col("dispatched_at", "INTEGER"),
+      col("device_guid", "TEXT"),
+      col("source", "TEXT")
     ],
     indexes: [
       "CREATE INDEX IF NOT EXISTS idx_recaps_host_created ON ansible_play_recaps(hostname, created_at)",

@@ -10,7 +10,7 @@ import { agentIdBelongsTo } from "../services/realtime/agentRules.ts"
 import { AgentRegistry, type SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { agentRoom, RealtimeOutbox } from "../services/realtime/RealtimeOutbox.ts"
 import { ScreenshotCache } from "../services/realtime/ScreenshotCache.ts"
-import { JobResults } from "../services/jobs/JobResults.ts"
+import { JobResults, type Reporter } from "../services/jobs/JobResults.ts"
 import { ScheduledJobs } from "../services/jobs/ScheduledJobs.ts"
 
 export interface EventContext {
@@ -157,25 +157,53 @@ const listAgentWindows: EventHandler = (_ctx, args) =>
     else yield* outbox.toAllAgents("list_agent_windows", payload)
   })
 
-const ansibleRun: EventHandler = (_ctx, args) =>
+/**
+ * An Admin relaying a playbook run: delivered to the device holding the target hostname (by GUID),
+ * and remembered, so that device's recap reports for this `run_id` are taken (and only its).
+ */
+const ansibleRun: EventHandler = (ctx, args) =>
   Effect.gen(function*() {
     const payload = payloadOf(args)
     const outbox = yield* RealtimeOutbox
     const host = nonEmptyString(payload["target_hostname"])
-    if (host !== undefined) yield* outbox.toHost(host, Option.none(), "ansible_playbook_run", payload)
-    else yield* outbox.toAllAgents("ansible_playbook_run", payload)
+    if (host === undefined) return yield* outbox.toAllAgents("ansible_playbook_run", payload)
+    const target = yield* outbox.resolveHost(host)
+    const runId = nonEmptyString(payload["run_id"])
+    if (runId !== undefined && runId.length <= 128) {
+      yield* (yield* JobResults).playbookDispatched({
+        run_id: runId,
+        hostname: host,
+        device_guid: target.guid,
+        playbook_path: null,
+        playbook_name: nonEmptyString(payload["playbook_name"])?.slice(0, 256) ?? null,
+        scheduled_job_id: null,
+        scheduled_run_id: null,
+        activity_job_id: null,
+        source: "relay"
+      })
+    }
+    const delivered = yield* outbox.toTarget(target, Option.none(), "ansible_playbook_run", payload)
+    yield* Effect.logInfo("ansible-playbook-relayed").pipe(Effect.annotateLogs({
+      host,
+      guid: target.guid ?? "",
+      run_id: runId ?? "",
+      delivered,
+      by: ctx.identity._tag === "Operator" ? ctx.identity.username : ""
+    }))
   })
 
 const ansibleCancel: EventHandler = (_ctx, args) => Effect.flatMap(RealtimeOutbox, (o) => o.toAllAgents("ansible_playbook_cancel", payloadOf(args)))
 
 /**
  * `quick_job_result` / `quick_job_progress` (spec §2.4): a token-era socket reports only for
- * activities of its own host; a pre-token (anonymous) agent cannot be checked. Unknown or
- * non-integer job ids are dropped quietly.
+ * activities dispatched to its own device (GUID); a pre-token (anonymous) agent only for activities
+ * that went to no enrolled device. Unknown or non-integer job ids are dropped quietly.
  */
 const jobReport = (kind: "result" | "progress"): EventHandler => (ctx, args) =>
   Effect.gen(function*() {
-    const reporter = { hostname: ctx.identity._tag === "Agent" ? ctx.identity.hostname : null }
+    const reporter: Reporter = ctx.identity._tag === "Agent"
+      ? { _tag: "Device", guid: ctx.identity.guid, hostname: ctx.identity.hostname }
+      : { _tag: "Anonymous" }
     const outcome = yield* (yield* JobResults).report(reporter, payloadOf(args), kind)
     if (outcome === "dropped" || outcome === "unknown") yield* dropped(ctx, kind === "result" ? "quick_job_result" : "quick_job_progress", outcome === "dropped" ? "job_id not an integer" : "unknown job_id")
   })

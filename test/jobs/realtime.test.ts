@@ -146,15 +146,18 @@ describe("Ansible components", () => {
       const client = engine.client()
       const report = (body: unknown) => promise(() => client.post("/api/ansible/recap/report", body))
       expect((yield* report({ hostname: "ans-host" }))).toMatchObject({ status: 400, json: { error: "run_id is required" } })
-      // a report naming another host for this activity and run changes nothing
-      yield* report({ run_id: "forged", hostname: "evil-host", activity_job_id: play.activity_job_id, scheduled_run_id: run.id, status: "Success", recap_text: "forged" })
+      // a report naming another host for this activity and run changes nothing (issue 19: a run the
+      // server never dispatched is refused outright, and so is the real run reported as another host)
+      expect((yield* report({ run_id: "forged", hostname: "evil-host", activity_job_id: play.activity_job_id, scheduled_run_id: run.id, status: "Success", recap_text: "forged" })))
+        .toMatchObject({ status: 404, json: { error: "unknown run_id" } })
+      expect((yield* report({ run_id: play.run_id, hostname: "evil-host", status: "Success" }))).toMatchObject({ status: 403 })
       expect(sql(engine.databasePath, "SELECT status FROM scheduled_job_runs")).toEqual([{ status: "Running" }])
       const first = { run_id: play.run_id, hostname: "ans-host", agent_id: "ANS", playbook_path: "site.yml", playbook_name: "site", scheduled_job_id: job.id, scheduled_run_id: run.id, activity_job_id: play.activity_job_id, status: "Running", started_ts: 1_700_000_000 }
       expect((yield* report(first)).json).toEqual({ status: "ok" })
       expect((yield* report({ run_id: play.run_id, status: "Success", recap_text: "PLAY RECAP ok=2", recap_json: { ok: 2 }, finished_ts: 1_700_000_100 }))).toMatchObject({ status: 200 })
       expect(sql(engine.databasePath, "SELECT status, finished_ts FROM scheduled_job_runs")).toEqual([{ status: "Success", finished_ts: expect.any(Number) }])
       expect(sql(engine.databasePath, "SELECT status, stdout FROM activity_history WHERE id = ?", play.activity_job_id)).toEqual([{ status: "Success", stdout: "PLAY RECAP ok=2" }])
-      const recap = (yield* waitFor(() => opHeard.filter((e) => e.event === "ansible_recap_update")[2])).payload
+      const recap = (yield* waitFor(() => opHeard.filter((e) => e.event === "ansible_recap_update")[1])).payload
       expect(recap).toMatchObject({ run_id: play.run_id, hostname: "ans-host", status: "Success", recap_text: "PLAY RECAP ok=2", recap_json: { ok: 2 }, started_ts: 1_700_000_000, finished_ts: 1_700_000_100, scheduled_run_id: run.id })
       expect(heard.map((e) => e.event)).toEqual(["ansible_playbook_run"])
     }))

@@ -93,7 +93,7 @@ const runsOf = (w: World, jobId: number) =>
 const sentRuns = (w: World) => Effect.map(Ref.get(w.state), (st) => st.sent.filter((x) => x.event === "quick_job_run").map((x) => x.payload as any))
 
 const reportSuccess = (activityId: number) =>
-  Effect.flatMap(JobResults, (r) => r.report({ hostname: "host-a" }, { job_id: activityId, status: "Success", stdout: "ok" }, "result"))
+  Effect.flatMap(JobResults, (r) => r.report({ _tag: "Device", guid: "GUID-HOST-A", hostname: "host-a" }, { job_id: activityId, status: "Success", stdout: "ok" }, "result"))
 
 describe("occurrence selection", () => {
   it.effect("a slot fires within its 5-minute window, once; the next slot after the occurrence is done", () =>
@@ -264,7 +264,7 @@ describe("several components", () => {
         expect(a.context.scheduled_job_run_id).toBe(b.context.scheduled_job_run_id)
         yield* reportSuccess(a.job_id)
         expect(runsOf(w, job.id).map((r) => r.status)).toEqual(["Running"])
-        yield* Effect.flatMap(JobResults, (r) => r.report({ hostname: "host-a" }, { job_id: b.job_id, status: "Failed", stderr: "x" }, "result"))
+        yield* Effect.flatMap(JobResults, (r) => r.report({ _tag: "Device", guid: "GUID-HOST-A", hostname: "host-a" }, { job_id: b.job_id, status: "Failed", stderr: "x" }, "result"))
         expect(runsOf(w, job.id).map((r) => r.status)).toEqual(["Failed"])
         const completed = (yield* Ref.get(w.state)).operatorEvents.filter((e) => e.event === "job_run_completed")
         expect(completed.map((e) => (e.payload as any).status)).toEqual(["Failed"])

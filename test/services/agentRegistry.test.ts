@@ -52,6 +52,18 @@ describe("pure rules", () => {
     expect(agentIdBelongsTo("my-host-script", device)).toBe(true)
     expect(agentIdBelongsTo("MY-HOSTILE_X_SYSTEM", device)).toBe(false)
     expect(agentIdBelongsTo("OTHER_11111111-1111-1111-1111-111111111111_SYSTEM", device)).toBe(false)
+    // Issue 19: exact forms only, never a prefix or a GUID merely contained somewhere.
+    expect(agentIdBelongsTo("my-host-agent-0a1b2c3d", device)).toBe(true)
+    expect(agentIdBelongsTo("MY-HOST-agent-0a1b2c3d-svc", device)).toBe(true)
+    expect(agentIdBelongsTo("my-host-01-agent-0a1b2c3d", device)).toBe(false)
+    expect(agentIdBelongsTo("my-host-01-script", device)).toBe(false)
+    expect(agentIdBelongsTo("my-host", device)).toBe(false)
+    expect(agentIdBelongsTo("my-host_anything", device)).toBe(false)
+    expect(agentIdBelongsTo("X_DE305D54-75B4-431B-ADB2-EB6B9E546014_SYSTEM_11111111-1111-1111-1111-111111111111_SYSTEM", device)).toBe(false)
+    expect(agentIdBelongsTo("X_DE305D54-75B4-431B-ADB2-EB6B9E546014_ADMIN", device)).toBe(false)
+    const short = { guid: "DE305D54-75B4-431B-ADB2-EB6B9E546014", hostname: "WS" }
+    expect(agentIdBelongsTo("WS-01_11111111-1111-1111-1111-111111111111_SYSTEM", short)).toBe(false)
+    expect(agentIdBelongsTo("WS-01-agent-0a1b2c3d", short)).toBe(false)
   })
 })
 
@@ -111,7 +123,7 @@ describe("the registry actor", () => {
       }).pipe(Effect.provide(layer))
     }))
 
-  it.scoped("host lookups follow renames, closes and deletions (indexed, not scanned)", () =>
+  it.scoped("socket lookups (by device GUID, or by hostname for anonymous agents) follow renames, closes and deletions (indexed, not scanned)", () =>
     Effect.gen(function*() {
       const { layer } = recordingWriteBehind()
       yield* Effect.gen(function*() {
@@ -124,9 +136,11 @@ describe("the registry actor", () => {
         yield* registry.connectAgent("l", "beta-agent", { hostname: "beta", service_mode: "currentuser" })
         expect((yield* Queue.take(changes))).toMatchObject({ key: "host:beta", agent_ids: ["beta-agent"] })
         yield* registry.socketOpened("op", { _tag: "Operator", username: "admin", role: "Admin" })
-        expect(yield* registry.agentSockets("ALPHA", Option.none())).toEqual(["a"])
-        expect(yield* registry.agentSockets("alpha", Option.some("currentuser"))).toEqual([])
-        expect(yield* registry.agentSockets("beta", Option.some("currentuser"))).toEqual(["l"])
+        // Issue 19: a device's sockets are found by its GUID only; a hostname finds only anonymous sockets.
+        expect(yield* registry.agentSockets({ _tag: "Device", guid: "GA" }, Option.none())).toEqual(["a"])
+        expect(yield* registry.agentSockets({ _tag: "Device", guid: "GA" }, Option.some("currentuser"))).toEqual([])
+        expect(yield* registry.agentSockets({ _tag: "LegacyHost", hostname: "ALPHA" }, Option.none())).toEqual([])
+        expect(yield* registry.agentSockets({ _tag: "LegacyHost", hostname: "beta" }, Option.some("currentuser"))).toEqual(["l"])
         // a record renamed by a heartbeat collapses under its new name, not its old one
         yield* registry.heartbeat("l", { agent_id: "beta-agent", hostname: "gamma", service_mode: "currentuser" })
         yield* registry.heartbeat("l", { agent_id: "beta-agent2", hostname: "beta", service_mode: "currentuser" })
@@ -135,7 +149,7 @@ describe("the registry actor", () => {
         expect([...(yield* registry.snapshot).agents.keys()].sort()).toEqual(["Alpha-agent", "beta-agent2", "gamma-agent"])
         // closed sockets and deleted records leave the indexes
         yield* registry.socketClosed("a")
-        expect(yield* registry.agentSockets("alpha", Option.none())).toEqual([])
+        expect(yield* registry.agentSockets({ _tag: "Device", guid: "GA" }, Option.none())).toEqual([])
         expect(yield* registry.deleteAgent("gamma-agent")).toBe(true)
         yield* registry.heartbeat("l", { agent_id: "gamma-agent3", hostname: "gamma", service_mode: "currentuser" })
         expect([...(yield* registry.snapshot).agents.keys()].sort()).toEqual(["Alpha-agent", "beta-agent2", "gamma-agent3"])

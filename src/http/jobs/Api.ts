@@ -191,11 +191,15 @@ export class AnsibleApi extends HttpApiGroup.make("ansible")
       }))
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
       .addError(Wire.BadRequest)
+      .addError(Wire.Forbidden)
+      .addError(Wire.NotFound)
+      .addError(Wire.Conflict)
       .addError(Wire.PayloadTooLarge)
+      .addError(Wire.RateLimited)
       .annotate(OpenApi.Override, access("public"))
   )
   .annotate(
     OpenApi.Description,
-    "Progress reports of the agent's Ansible role. Unauthenticated, as the role posts them (see docs/jobs.md); a report only touches Ansible activity rows and runs of its own hostname."
+    "Progress reports of the agent's Ansible role, posted without credentials as the role does. Taken only for a playbook run the server dispatched, from its target device (its token's GUID decides when sent, else the reported hostname), while the run is open; 120 per minute per client; never touches script runs."
   )
 {}

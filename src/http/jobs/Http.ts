@@ -1,10 +1,13 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import { JobDispatch } from "../../services/jobs/JobDispatch.ts"
+import * as Option from "effect/Option"
+import { DeviceAuth } from "../../services/deviceAuth/DeviceAuth.ts"
 import { JobResults } from "../../services/jobs/JobResults.ts"
 import { firstParam, ScheduledJobs } from "../../services/jobs/ScheduledJobs.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../Api.ts"
+import { clientIp } from "../clientIp.ts"
 import { jsonObject } from "../body.ts"
 import { operatorJson } from "../operatorBody.ts"
 
@@ -40,6 +43,18 @@ export const ScriptsLive = HttpApiBuilder.group(BorealisApi, "scripts", (handler
 export const AnsibleLive = HttpApiBuilder.group(BorealisApi, "ansible", (handlers) =>
   Effect.gen(function*() {
     const results = yield* JobResults
-    // The agent's Ansible role posts plain JSON without credentials: read it like the agent routes.
-    return handlers.handleRaw("recapReport", () => Effect.flatMap(jsonObject, results.recap))
+    const deviceAuth = yield* DeviceAuth
+    // The agent's Ansible role posts plain JSON without credentials: read it like the agent routes. A
+    // device token, when one comes along and is valid, names the sender.
+    return handlers.handleRaw("recapReport", ({ request }) =>
+      Effect.gen(function*() {
+        const authorization = request.headers["authorization"]
+        const device = authorization === undefined
+          ? Option.none<string>()
+          : yield* deviceAuth.authenticate({ authorization, agentContext: undefined }).pipe(
+            Effect.map((d) => Option.some(d.guid)),
+            Effect.orElseSucceed(() => Option.none<string>())
+          )
+        return yield* results.recap(yield* jsonObject, { clientIp: yield* clientIp, deviceGuid: device })
+      }))
   }))

@@ -5,23 +5,36 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { DeviceAuthContextShape } from "../deviceAuth/DeviceAuth.ts"
-import { normalizeGuid } from "../devices/identity.ts"
+import { Audit } from "../audit/Audit.ts"
+import { capText, hostnameProblem, normalizeGuid } from "../devices/identity.ts"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../errors.ts"
 import { KeyMaterial } from "../keys/KeyMaterial.ts"
 import { DeviceWriteBehind, type DeviceColumns } from "../presence/DeviceWriteBehind.ts"
 import { AgentRegistry } from "../realtime/AgentRegistry.ts"
 import { pyIntOption, pyTruthy } from "../pyValues.ts"
+import { Revocations } from "../revocations/Revocations.ts"
 import { isoUtc } from "../time.ts"
 
 type Json = Readonly<Record<string, unknown>>
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v)
 
-/** `clean_device_str`: a trimmed non-empty string (numbers rendered), else undefined. */
+/** Longest agent-reported text kept per column (OS names, users, addresses, …). */
+export const MAX_FIELD_CHARS = 1024
+/** Longest inventory document (software list, …) kept per column; a larger one is not stored. */
+export const MAX_INVENTORY_CHARS = 2 * 1024 * 1024
+
+/** `clean_device_str`: a trimmed non-empty string (numbers rendered), capped, else undefined. */
 export const cleanStr = (value: unknown): string | undefined => {
   if (value === undefined || value === null || typeof value === "object") return undefined
   const s = String(value).trim()
-  return s === "" ? undefined : s
+  return s === "" ? undefined : capText(s, MAX_FIELD_CHARS)
+}
+
+/** A JSON document of the inventory, unless it is too large to keep. */
+const inventoryJson = (value: unknown): string | undefined => {
+  const text = JSON.stringify(value)
+  return text.length <= MAX_INVENTORY_CHARS ? text : undefined
 }
 
 const int = (value: unknown): number | undefined => Option.getOrUndefined(pyIntOption(value))
@@ -43,7 +56,7 @@ const without = <T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Ex
 export const heartbeatColumns = (payload: Json, nowSeconds: number): DeviceColumns => {
   const metrics = isObject(payload["metrics"]) ? payload["metrics"] : {}
   const inventory = isObject(payload["inventory"]) ? payload["inventory"] : {}
-  const list = (k: string) => (Array.isArray(inventory[k]) ? JSON.stringify(inventory[k]) : undefined)
+  const list = (k: string) => (Array.isArray(inventory[k]) ? inventoryJson(inventory[k]) : undefined)
   const uptime = metrics["uptime"] === undefined || metrics["uptime"] === null ? undefined : int(metrics["uptime"])
   return without({
     last_seen: nowSeconds,
@@ -59,7 +72,7 @@ export const heartbeatColumns = (payload: Json, nowSeconds: number): DeviceColum
     network: list("network"),
     software: list("software"),
     storage: list("storage"),
-    cpu: isObject(inventory["cpu"]) ? JSON.stringify(inventory["cpu"]) : undefined
+    cpu: isObject(inventory["cpu"]) ? inventoryJson(inventory["cpu"]) : undefined
   })
 }
 
@@ -119,12 +132,50 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
     const writeBehind = yield* DeviceWriteBehind
     const registry = yield* AgentRegistry
     const keys = yield* KeyMaterial
+    const audit = yield* Audit
+    const revocations = yield* Revocations
 
+    /** The device holding a hostname, in any letter case. */
     const hostnameHolder = (hostname: string) =>
-      sql<{ guid: string }>`SELECT guid FROM devices WHERE hostname = ${hostname}`.pipe(
+      sql<{ guid: string }>`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname})`.pipe(
         Effect.map((rows) => Option.fromNullable(rows[0]).pipe(Option.map((r) => normalizeGuid(r.guid)))),
         Effect.orDie
       )
+
+    /**
+     * A device renaming itself: never onto a hostname another device holds (in any letter case),
+     * written at once with an audit record, and its open sockets are cut so they reconnect under
+     * the new name (the legacy agent ids a socket may speak for follow the device's current name).
+     */
+    const rename = (auth: DeviceAuthContextShape, to: string, via: "heartbeat" | "details") =>
+      Effect.gen(function*() {
+        const renamed = yield* sql.withTransaction(Effect.gen(function*() {
+          const holder = yield* hostnameHolder(to)
+          if (Option.isSome(holder) && holder.value !== auth.guid) return false
+          yield* sql`UPDATE devices SET hostname = ${to} WHERE guid = ${auth.guid} OR UPPER(guid) = ${auth.guid}`
+          yield* audit.record({ type: "device.renamed", actor: auth.guid, target: auth.guid, details: { from: auth.hostname, to, via } })
+          return true
+        })).pipe(
+          // The unique case-insensitive index is the last word when two devices race for one name.
+          Effect.catchTag("SqlError", (error) =>
+            /UNIQUE constraint failed/i.test(String(error.cause)) ? Effect.succeed(false) : Effect.die(error))
+        )
+        if (!renamed) {
+          yield* Effect.logWarning("device-rename-refused").pipe(Effect.annotateLogs({ guid: auth.guid, from: auth.hostname, to, via }))
+          return false
+        }
+        yield* Effect.logInfo("device-renamed").pipe(Effect.annotateLogs({ guid: auth.guid, from: auth.hostname, to, via }))
+        yield* revocations.publish({ _tag: "Device", guid: auth.guid, reason: "renamed" })
+        return true
+      })
+
+    const checkedHostname = (hostname: string | undefined) =>
+      Effect.gen(function*() {
+        if (hostname === undefined) return undefined
+        const problem = hostnameProblem(hostname)
+        if (problem !== undefined) return yield* new BadRequest({ error: "invalid_payload", detail: problem })
+        return hostname
+      })
 
     /** POST /api/agent/heartbeat: last_seen now, metrics and inventory, queued for the write-behind. */
     const heartbeat = Effect.fn("AgentInventory.heartbeat")(function*(auth: DeviceAuthContextShape, payload: Json) {
@@ -133,18 +184,15 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
         Effect.orDie
       )
       if ((exists[0]?.n ?? 0) === 0) return yield* new NotFound({ error: "device_not_registered" })
-      const columns = heartbeatColumns(payload, now)
-      if (columns.hostname !== undefined && columns.hostname !== auth.hostname) {
-        // A rename onto a hostname another device holds is refused now, not lost at flush time.
-        const holder = yield* hostnameHolder(columns.hostname)
-        if (Option.isSome(holder) && holder.value !== auth.guid) {
-          yield* Effect.logWarning("device-heartbeat-conflict").pipe(Effect.annotateLogs({ guid: auth.guid, hostname: columns.hostname }))
-          return yield* new Conflict({ error: "storage_conflict" })
-        }
+      const { hostname: reported, ...columns } = heartbeatColumns(payload, now)
+      const hostname = yield* checkedHostname(reported)
+      // A rename onto a hostname another device holds is refused (409, the original's code), never written.
+      if (hostname !== undefined && hostname !== auth.hostname && !(yield* rename(auth, hostname, "heartbeat"))) {
+        return yield* new Conflict({ error: "storage_conflict" })
       }
       yield* writeBehind.enqueue({ _tag: "Guid", guid: auth.guid }, columns)
       // A REST heartbeat keeps the device online for 300 s (spec §3.5).
-      yield* registry.restHeartbeat(auth.guid, columns.hostname ?? auth.hostname)
+      yield* registry.restHeartbeat(auth.guid, hostname ?? auth.hostname)
       return { status: "ok", poll_after_ms: 15000 } as const
     })
 
@@ -153,7 +201,7 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
       const incoming = payload["details"]
       if (!isObject(incoming)) return yield* new BadRequest({ error: "invalid_payload", detail: "details object required" })
       const summaryIn = isObject(incoming["summary"]) ? incoming["summary"] : {}
-      const hostname = cleanStr(payload["hostname"]) ?? cleanStr(summaryIn["hostname"])
+      const hostname = yield* checkedHostname(cleanStr(payload["hostname"]) ?? cleanStr(summaryIn["hostname"]))
       if (hostname === undefined) return yield* new BadRequest({ error: "invalid_payload", detail: "hostname required" })
       const holder = yield* hostnameHolder(hostname)
       if (Option.isSome(holder) && holder.value !== auth.guid) return yield* new Forbidden({ error: "guid_mismatch" })
@@ -166,17 +214,20 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
 
       const merged = (column: "memory" | "network" | "software" | "storage") => {
         const value = mergePreserve({ v: parseJson(row[column], []) }, { v: incoming[column] }) as { v: unknown }
-        return JSON.stringify(Array.isArray(value.v) ? value.v : parseJson(row[column], []))
+        return inventoryJson(Array.isArray(value.v) ? value.v : parseJson(row[column], [])) ?? row[column] ?? "[]"
       }
       const cpuIn = isObject(summaryIn["cpu"]) ? summaryIn["cpu"] : incoming["cpu"]
-      const cpu = JSON.stringify(mergePreserve(parseJson(row.cpu, {}), isObject(cpuIn) ? cpuIn : {}))
+      const cpu = inventoryJson(mergePreserve(parseJson(row.cpu, {}), isObject(cpuIn) ? cpuIn : {})) ?? row.cpu ?? "{}"
       const description = cleanStr(summaryIn["description"]) ?? row.description ?? ""
       const agentHash = cleanStr(payload["agent_hash"])
       const agentId = cleanStr(summaryIn["agent_id"]) ?? cleanStr(payload["agent_id"])
       const now = yield* Clock.currentTimeMillis
+      // A rename of its own is recorded and audited (and cuts its sockets) before the inventory lands.
+      if ((row.hostname ?? "") !== hostname && !(yield* rename({ ...auth, hostname: row.hostname ?? "" }, hostname, "details"))) {
+        return yield* new Forbidden({ error: "guid_mismatch" })
+      }
       const set: Record<string, string | number> = {
         ...summaryColumns(summaryIn),
-        hostname,
         description,
         memory: merged("memory"),
         network: merged("network"),

@@ -74,6 +74,13 @@ export const AuditEvent = Schema.Union(
   defineEvent("site.devices_assigned", { hostnames: Schema.Array(Schema.String) }),
   defineEvent("device.description_changed", {}),
   defineEvent("device.activity_cleared", { deleted: Schema.Number }),
+  // A device renaming itself (heartbeat or details); the actor is the device's GUID.
+  defineEvent("device.renamed", { from: Schema.String, to: Schema.String, via: Schema.Literal("heartbeat", "details") }),
+  // Operators revoking, quarantining, restoring or deleting a device: who, and why.
+  defineEvent("device.revoked", { hostname: Schema.String, reason: Schema.String, refresh_tokens_revoked: Schema.Number }),
+  defineEvent("device.quarantined", { hostname: Schema.String, reason: Schema.String }),
+  defineEvent("device.restored", { hostname: Schema.String, reason: Schema.String, from: Schema.String }),
+  defineEvent("device.deleted", { hostname: Schema.String, reason: Schema.String, required_token_version: Schema.Number }),
   // Enrollment administration (auth-enrollment.md §1.6, §2.4)
   defineEvent("enrollment.code_created", { ttl_hours: Schema.Number, max_uses: Schema.Number, expires_at: Schema.String }),
   defineEvent("enrollment.code_deleted", {}),

@@ -29,9 +29,9 @@ export class DeviceDirectoryRepo extends Effect.Service<DeviceDirectoryRepo>()("
 
     const list = sql.unsafe<JoinedRow>(`${SELECT} ORDER BY d.rowid`).pipe(Effect.map((rows) => rows.map(split)), Effect.orDie)
 
-    /** Exact hostname, as the original's snapshot lookup. */
+    /** By hostname in any letter case (one device per hostname, case-insensitively). */
     const byHostname = (hostname: string) =>
-      sql.unsafe<JoinedRow>(`${SELECT} WHERE d.hostname = ?`, [hostname]).pipe(
+      sql.unsafe<JoinedRow>(`${SELECT} WHERE LOWER(d.hostname) = LOWER(?)`, [hostname]).pipe(
         Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), split)),
         Effect.orDie
       )
@@ -44,7 +44,7 @@ export class DeviceDirectoryRepo extends Effect.Service<DeviceDirectoryRepo>()("
       )
 
     const setDescription = (hostname: string, description: string) =>
-      changes(sql`UPDATE devices SET description = ${description} WHERE hostname = ${hostname}`).pipe(Effect.orDie)
+      changes(sql`UPDATE devices SET description = ${description} WHERE LOWER(hostname) = LOWER(${hostname})`).pipe(Effect.orDie)
 
     /** `devices list` in the CLI: the few columns an operator needs on a terminal. */
     const brief = sql<{ guid: string; hostname: string | null; status: string | null; last_seen: number | null; operating_system: string | null; agent_id: string | null }>`

@@ -54,12 +54,12 @@ export class DeviceRecords extends Effect.Service<DeviceRecords>()("borealis/Dev
         return Option.map(Option.fromNullable(rows[0]), toIdentity)
       }).pipe(Effect.orDie, Effect.withSpan("DeviceRecords.byGuid", { captureStackTrace: false }))
 
-    /** A free hostname for `guid`: the claim, else `claim-1` … `claim-<tries>`, else `fallback`. */
+    /** A hostname free for `guid` in any letter case: the claim, else `claim-1` … `claim-<tries>`, else `fallback`. */
     const freeHostname = (base: string, guid: string, tries: number, fallback: string) =>
       Effect.gen(function*() {
         for (let i = 0; i <= tries; i++) {
           const candidate = i === 0 ? base : `${base}-${i}`
-          const taken = yield* sql<{ guid: string }>`SELECT guid FROM devices WHERE hostname = ${candidate}`
+          const taken = yield* sql<{ guid: string }>`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${candidate})`
           if (taken.length === 0 || normalizeGuid(taken[0]!.guid) === guid) return candidate
         }
         return fallback

@@ -51,6 +51,20 @@ export const deviceStatusOf = (value: unknown): DeviceStatus => {
 export const deviceStatusAllowsAccess = (status: DeviceStatus): boolean =>
   status === "active" || status === "quarantined"
 
-/** Hostnames are trimmed and capped at 253 characters (the DNS limit). */
-export const cleanHostname = (value: unknown): string =>
-  typeof value === "string" ? value.trim().slice(0, 253) : ""
+/** The DNS limit: longer hostnames are refused, not cut (a cut name could collide with another device's). */
+export const MAX_HOSTNAME_LENGTH = 253
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+
+/** Why a hostname an agent claims is refused (too long, or control characters), if it is. */
+export const hostnameProblem = (hostname: string): string | undefined =>
+  hostname.length > MAX_HOSTNAME_LENGTH ? "hostname too long" : CONTROL.test(hostname) ? "hostname has control characters" : undefined
+
+/**
+ * Hostnames name one machine whatever their letter case (Windows and DNS ignore it): the key every
+ * comparison uses. ASCII-only folding, exactly what SQLite's LOWER() and the unique index do.
+ */
+export const hostnameKey = (hostname: string): string => hostname.replace(/[A-Z]+/g, (m) => m.toLowerCase())
+
+/** Agent-supplied text is stored capped, so no report can bloat a row. */
+export const capText = (text: string, max: number): string => (text.length <= max ? text : text.slice(0, max))

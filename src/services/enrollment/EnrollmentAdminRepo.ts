@@ -67,7 +67,7 @@ export class EnrollmentAdminRepo extends Effect.Service<EnrollmentAdminRepo>()("
     const deleteUnusedCode = (id: string) =>
       changes(sql`DELETE FROM enrollment_install_codes WHERE id = ${id} AND COALESCE(use_count, 0) = 0`).pipe(Effect.orDie)
 
-    /** The device already holding the claimed hostname, unless it is the approval's own GUID. */
+    /** The device already holding the claimed hostname (in any letter case), unless it is the approval's own GUID. */
     const hostnameConflict = (hostname: string, pendingGuid: string | null, claimedFingerprint: string) =>
       Effect.gen(function*() {
         const host = hostname.trim()
@@ -77,7 +77,7 @@ export class EnrollmentAdminRepo extends Effect.Service<EnrollmentAdminRepo>()("
             FROM devices d
        LEFT JOIN device_sites ds ON ds.device_hostname = d.hostname
        LEFT JOIN sites s ON s.id = ds.site_id
-           WHERE d.hostname = ${host}`
+           WHERE LOWER(d.hostname) = LOWER(${host})`
         const row = rows[0]
         if (row === undefined) return Option.none<HostnameConflict>()
         const existing = normalizeGuid(row.guid ?? "")
@@ -104,7 +104,7 @@ export class EnrollmentAdminRepo extends Effect.Service<EnrollmentAdminRepo>()("
         const pending = normalizeGuid(pendingGuid ?? "")
         for (let suffix = 0; suffix <= 50; suffix++) {
           const candidate = suffix === 0 ? base : `${base}-${suffix}`
-          const rows = yield* sql<{ guid: string | null }>`SELECT guid FROM devices WHERE hostname = ${candidate}`
+          const rows = yield* sql<{ guid: string | null }>`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${candidate})`
           const row = rows[0]
           if (row === undefined) return Option.some(candidate)
           if (pending !== "" && normalizeGuid(row.guid ?? "") === pending) return Option.some(candidate)

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type { ServiceMode } from "../realtime/agentRules.ts"
 import { AgentRegistry } from "../realtime/AgentRegistry.ts"
-import { RealtimeOutbox } from "../realtime/RealtimeOutbox.ts"
+import { type DeliveryTarget, RealtimeOutbox } from "../realtime/RealtimeOutbox.ts"
 
 /** `job_run_started` / `job_run_completed` (first-gen shape, plus the run's status). */
 export interface RunEvent {
@@ -31,8 +31,10 @@ export interface ActivityChange {
 export interface JobChannelsShape {
   /** Lower-cased hostnames online now (live agent socket, or REST heartbeat ≤ 300 s). */
   readonly onlineHostnames: Effect.Effect<ReadonlySet<string>>
-  /** Send to the host's agent sockets (only those in `mode`, when given); how many got it. */
-  readonly toHost: (hostname: string, mode: Option.Option<ServiceMode>, event: string, payload: unknown) => Effect.Effect<number>
+  /** Who a hostname's deliveries go to: the enrolled device holding it (by GUID), else anonymous claimants. */
+  readonly resolveHost: (hostname: string) => Effect.Effect<DeliveryTarget>
+  /** Send to the target's agent sockets (only those in `mode`, when given); how many got it. */
+  readonly toTarget: (target: DeliveryTarget, mode: Option.Option<ServiceMode>, event: string, payload: unknown) => Effect.Effect<number>
   readonly toOperators: (event: string, payload: unknown) => Effect.Effect<void>
 }
 
@@ -42,7 +44,8 @@ export class JobChannels extends Effect.Service<JobChannels>()("borealis/JobChan
     const outbox = yield* RealtimeOutbox
     const shape: JobChannelsShape = {
       onlineHostnames: Effect.map(registry.snapshot, (s) => s.onlineHostnames),
-      toHost: outbox.toHost,
+      resolveHost: outbox.resolveHost,
+      toTarget: outbox.toTarget,
       toOperators: outbox.toOperators
     }
     return shape
@@ -54,7 +57,9 @@ export class JobChannels extends Effect.Service<JobChannels>()("borealis/JobChan
       JobChannels,
       JobChannels.make({
         onlineHostnames: Effect.map(Ref.get(state), (s) => new Set([...s.online].map((h) => h.toLowerCase()))),
-        toHost: (hostname, mode, event, payload) =>
+        resolveHost: (hostname) =>
+          Effect.map(Ref.get(state), (s) => ({ hostname, guid: s.devices?.[hostname.toLowerCase()] ?? null })),
+        toTarget: ({ hostname }, mode, event, payload) =>
           Effect.flatMap(Ref.get(state), (s) =>
             (s.failing ?? []).includes(hostname) ? Effect.die(new Error(`delivery to ${hostname} broke`)) : Effect.void).pipe(
             Effect.zipRight(Ref.modify(state, (s) => {
@@ -75,6 +80,8 @@ export interface TestChannelsState {
   readonly operatorEvents: ReadonlyArray<{ readonly event: string; readonly payload: unknown }>
   /** Hosts whose delivery dies (a defect), to test that one job's failure stays its own. */
   readonly failing?: ReadonlyArray<string>
+  /** Lowercased hostname → the GUID of the enrolled device holding it. */
+  readonly devices?: Readonly<Record<string, string>>
 }
 
 export const emptyChannelsState: TestChannelsState = { online: [], sockets: [], sent: [], operatorEvents: [] }

@@ -111,9 +111,11 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
       Effect.gen(function*() {
         const { hostname } = input
         const record = activityRecord(hostname, component)
+        // The device holding the hostname now: only it receives the payload, and only it may answer.
+        const target = yield* channels.resolveHost(hostname)
         // Row and link commit together, before anything is sent (a result may come back at once).
         const activityId = yield* repo.withTransaction(Effect.gen(function*() {
-          const id = yield* repo.insertActivity({ ...record, status: "Running", now })
+          const id = yield* repo.insertActivity({ ...record, deviceGuid: target.guid, status: "Running", now })
           yield* repo.linkActivity({ runId: input.runId, activityId: id, ...runActivityLink(component), now })
           return id
         })).pipe(Effect.orDie)
@@ -135,22 +137,35 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
               signingKey: signer.value.publicKeyBase64,
               context: scheduledRunContext(input.jobId, input.runId, input.occurrenceTs, assemblyGuidOf(input.components, component.index))
             })
-            delivered = yield* channels.toHost(hostname, mode, "quick_job_run", payload)
+            delivered = yield* channels.toTarget(target, mode, "quick_job_run", payload)
           }
         } else if (REMOTE_MODES.has(runMode)) {
           // The legacy server ran ssh/winrm playbooks itself with ansible-playbook; this Engine does not.
           failure = SERVER_ANSIBLE_UNAVAILABLE
         } else {
           mode = Option.none()
+          const runId = randomUUID().replaceAll("-", "")
           const payload = ansiblePlaybookRunPayload({
-            runId: randomUUID().replaceAll("-", ""),
+            runId,
             hostname,
             playbook: component,
             activityId,
             scheduledJobId: input.jobId,
             scheduledRunId: input.runId
           })
-          delivered = yield* channels.toHost(hostname, mode, "ansible_playbook_run", payload)
+          // Recorded before it is sent: the target's recap reports for this run are taken, and only its.
+          yield* repo.recordDispatchedPlaybook({
+            run_id: runId,
+            hostname,
+            device_guid: target.guid,
+            playbook_path: component.islandPath,
+            playbook_name: component.playbookName,
+            scheduled_job_id: input.jobId,
+            scheduled_run_id: input.runId,
+            activity_job_id: activityId,
+            source: "scheduled"
+          }, now)
+          delivered = yield* channels.toTarget(target, mode, "ansible_playbook_run", payload)
         }
         if (failure === undefined && delivered === 0) failure = noSocketMessage(mode, hostname, "scheduled job")
         if (failure !== undefined) {
@@ -241,9 +256,10 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
       const now = yield* nowSeconds
       const results: Array<QuickRunResult> = []
       for (const hostname of hostnames) {
-        const activityId = yield* repo.insertActivity({ ...activityRecord(hostname, script), status: "Running", now })
+        const target = yield* channels.resolveHost(hostname)
+        const activityId = yield* repo.insertActivity({ ...activityRecord(hostname, script), deviceGuid: target.guid, status: "Running", now })
         const payload = quickJobRunPayload({ activityId, hostname, script, runMode, sign: signer.sign, signingKey: signer.publicKeyBase64 })
-        const delivered = yield* channels.toHost(hostname, mode, "quick_job_run", payload)
+        const delivered = yield* channels.toTarget(target, mode, "quick_job_run", payload)
         if (delivered === 0) {
           const error = noSocketMessage(mode, hostname, "quick job")
           yield* repo.updateActivity(activityId, { status: "Failed", stderr: error })

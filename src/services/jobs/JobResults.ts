@@ -4,7 +4,11 @@
 // spec: realtime-jobs.md §2.4 (quick_job_result, quick_job_progress), §5.3 (recap report), §7 items 8–10
 //
 // Beyond the original:
-// - only the agent of the activity's host may report it (another host's socket is ignored);
+// - only the device the activity was dispatched to may report it (by GUID; another device's socket is
+//   ignored, whatever hostname it claims);
+// - recap reports are taken only for playbook runs the server itself dispatched, from their target
+//   (its device token decides when one is presented), while they are open, capped and rate-limited;
+//   they never touch script runs;
 // - a result for an unknown or non-integer `job_id` is dropped quietly, as is progress for an
 //   activity that already finished, so a duplicated or late message never regresses a row;
 // - a run with several components is final when all of its activities are (Failed if any failed),
@@ -12,20 +16,32 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { isTerminalRunStatus } from "../../scheduler/nextRun.ts"
-import { BadRequest } from "../errors.ts"
+import { capText, hostnameKey } from "../devices/identity.ts"
+import { BadRequest, Conflict, Forbidden, NotFound, RateLimited } from "../errors.ts"
 import { M } from "../metrics/metrics.ts"
+import { makeSlidingWindow } from "../ratelimit/SlidingWindow.ts"
 import { JobChannels } from "./JobChannels.ts"
-import { JobsRepo, type RecapFields, type RecapRow } from "./JobsRepo.ts"
+import { type DispatchedPlaybook, JobsRepo, type RecapReport, type RecapRow } from "./JobsRepo.ts"
 import { field, isRecord, type JsonRecord, pyInt, pyText, pyTruthy } from "../pyValues.ts"
 import { nowSeconds } from "./time.ts"
 
 /** Output kept per activity stream; more is cut (with a note) so one report cannot bloat the database. */
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024
 export const RUN_ID_REQUIRED = "run_id is required"
+/** A recap's text and JSON are kept up to this size (more text is cut with a note; larger JSON is dropped). */
+export const MAX_RECAP_CHARS = 256 * 1024
+/** Recap reports per client address per minute (they need no credentials, as the agent's role sends them). */
+export const RECAP_LIMIT = { limit: 120, windowSeconds: 60 } as const
 
-/** Who sent a report: the authenticated device's hostname, or `null` for a pre-token agent. */
-export interface Reporter {
-  readonly hostname: string | null
+/** Who sent a report: the authenticated device (GUID and current hostname), or a pre-token agent. */
+export type Reporter =
+  | { readonly _tag: "Device"; readonly guid: string; readonly hostname: string }
+  | { readonly _tag: "Anonymous" }
+
+/** Who posted a recap: the real client address, and the device its token proves, if it sent one. */
+export interface RecapSender {
+  readonly clientIp: string
+  readonly deviceGuid: Option.Option<string>
 }
 
 export type ReportOutcome = "updated" | "dropped" | "unknown" | "refused" | "stale"
@@ -58,8 +74,17 @@ export const reportedId = (value: unknown): number | undefined => {
   return undefined
 }
 
-const capped = (text: string): string =>
-  text.length <= MAX_OUTPUT_CHARS ? text : `${text.slice(0, MAX_OUTPUT_CHARS)}\n[output truncated by the server at ${MAX_OUTPUT_CHARS} characters]`
+const cappedAt = (max: number) => (text: string): string =>
+  text.length <= max ? text : `${text.slice(0, max)}\n[output truncated by the server at ${max} characters]`
+const capped = cappedAt(MAX_OUTPUT_CHARS)
+const cappedRecap = cappedAt(MAX_RECAP_CHARS)
+
+/** May this reporter settle this activity? Its dispatched device only; rows from before devices were recorded, by hostname. */
+export const mayReport = (reporter: Reporter, activity: { readonly device_guid: string | null; readonly hostname: string | null }): boolean => {
+  if (activity.device_guid !== null) return reporter._tag === "Device" && reporter.guid === activity.device_guid
+  // A row without a device (a pre-token agent's, or written before this was recorded).
+  return reporter._tag === "Anonymous" || hostnameKey(activity.hostname ?? "") === hostnameKey(reporter.hostname)
+}
 
 const textOf = (value: unknown): string | undefined => (typeof value === "string" ? value : value === null || value === undefined ? undefined : String(value))
 
@@ -160,10 +185,12 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
       const found = yield* repo.getActivity(activityId)
       if (Option.isNone(found)) return "unknown" satisfies ReportOutcome
       const activity = found.value
-      if (reporter.hostname !== null && (activity.hostname ?? "").toLowerCase() !== reporter.hostname.toLowerCase()) {
-        yield* Effect.logWarning("job-result-refused").pipe(
-          Effect.annotateLogs({ activity_id: activityId, activity_host: activity.hostname ?? "", reporter: reporter.hostname })
-        )
+      if (!mayReport(reporter, activity)) {
+        yield* Effect.logWarning("job-result-refused").pipe(Effect.annotateLogs({
+          activity_id: activityId,
+          activity_device: activity.device_guid ?? activity.hostname ?? "",
+          reporter: reporter._tag === "Device" ? reporter.guid : "anonymous"
+        }))
         return "refused" satisfies ReportOutcome
       }
       const rawStatus = pyText(field(payload, "status"))
@@ -200,55 +227,85 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
       return "updated" satisfies ReportOutcome
     })
 
-    /** `POST /api/ansible/recap/report`. */
-    const recap = Effect.fn("JobResults.recap")(function*(body: JsonRecord) {
+    const recapLimiter = makeSlidingWindow("ansible_recap", RECAP_LIMIT.limit, RECAP_LIMIT.windowSeconds)
+
+    /** The server sends a playbook run: remember it, so its target's recap reports are taken. */
+    const playbookDispatched = (run: DispatchedPlaybook) => Effect.flatMap(nowSeconds, (now) => repo.recordDispatchedPlaybook(run, now))
+
+    /**
+     * `POST /api/ansible/recap/report`, from the agent's Ansible role (plain JSON, no credentials).
+     * Taken only for a run the server dispatched, from its target (the device token's GUID decides
+     * when one is presented, else the reported hostname must be the target's), while the run is open;
+     * what it may set is progress (status, texts, times), never which run, activity or host it is.
+     */
+    const recap = Effect.fn("JobResults.recap")(function*(body: JsonRecord, sender: RecapSender) {
       const runId = pyText(field(body, "run_id"))
       if (runId === "") return yield* new BadRequest({ error: RUN_ID_REQUIRED })
-      const rawJson = field(body, "recap_json")
+      if (runId.length > 128) return yield* new BadRequest({ error: "run_id is invalid" })
+      const decision = yield* recapLimiter.check(`ip:${sender.clientIp}`)
+      if (!decision.allowed) return yield* RateLimited.of(Math.max(1, decision.retryAfter))
+      const found = yield* repo.getRecap(runId)
+      if (Option.isNone(found) || found.value.dispatched_at === null) {
+        yield* Effect.logWarning("ansible-recap-refused").pipe(Effect.annotateLogs({ run_id: capText(runId, 64), reason: "unknown_run", ip: sender.clientIp }))
+        return yield* new NotFound({ error: "unknown run_id" })
+      }
+      const dispatched = found.value
+      const reportedHost = textOrNull(field(body, "hostname"))
+      const fromTarget = Option.match(sender.deviceGuid, {
+        onSome: (guid) => guid === dispatched.device_guid,
+        onNone: () => reportedHost === null || hostnameKey(reportedHost) === hostnameKey(dispatched.hostname ?? "")
+      })
+      if (!fromTarget) {
+        yield* Effect.logWarning("ansible-recap-refused").pipe(Effect.annotateLogs({
+          run_id: runId,
+          reason: "not_the_target",
+          target: dispatched.device_guid ?? dispatched.hostname ?? "",
+          sender: Option.getOrElse(sender.deviceGuid, () => capText(reportedHost ?? "", 253)),
+          ip: sender.clientIp
+        }))
+        return yield* new Forbidden({ error: "forbidden", detail: "this run was dispatched to another device" })
+      }
+      if (dispatched.status !== null && !isPendingStatus(dispatched.status)) {
+        return yield* new Conflict({ error: "run already finished" })
+      }
       const statusText = textOrNull(field(body, "status"))
-      const fields: RecapFields = {
-        run_id: runId,
-        hostname: textOrNull(field(body, "hostname")),
-        agent_id: textOrNull(field(body, "agent_id")),
-        playbook_path: textOrNull(field(body, "playbook_path")),
-        playbook_name: textOrNull(field(body, "playbook_name")),
-        scheduled_job_id: intOrNull(field(body, "scheduled_job_id")),
-        scheduled_run_id: intOrNull(field(body, "scheduled_run_id")),
-        activity_job_id: intOrNull(field(body, "activity_job_id")),
-        status: statusText === null ? null : canonicalStatus(statusText),
-        recap_text: typeof field(body, "recap_text") === "string" ? capped(String(field(body, "recap_text"))) : null,
-        recap_json: rawJson === null || rawJson === undefined ? null : typeof rawJson === "string" ? rawJson : JSON.stringify(rawJson),
+      const rawJson = field(body, "recap_json")
+      const jsonText = rawJson === null || rawJson === undefined ? null : typeof rawJson === "string" ? rawJson : JSON.stringify(rawJson)
+      const recapText = field(body, "recap_text")
+      const report: RecapReport = {
+        agent_id: textOrNull(field(body, "agent_id")) === null ? null : capText(pyText(field(body, "agent_id")), 256),
+        status: statusText === null ? null : capText(canonicalStatus(statusText), 32),
+        recap_text: typeof recapText === "string" ? cappedRecap(recapText) : null,
+        recap_json: jsonText !== null && jsonText.length <= MAX_RECAP_CHARS ? jsonText : null,
         started_ts: intOrNull(field(body, "started_ts")),
         finished_ts: intOrNull(field(body, "finished_ts"))
       }
+      if (jsonText !== null && report.recap_json === null) {
+        yield* Effect.logWarning("ansible-recap-json-dropped").pipe(Effect.annotateLogs({ run_id: runId, chars: jsonText.length }))
+      }
       const now = yield* nowSeconds
-      yield* repo.upsertRecap(fields, now)
+      yield* repo.reportRecap(runId, report, now)
       const stored = yield* repo.getRecap(runId)
       if (Option.isNone(stored)) return { status: "ok" as const }
       const row = stored.value
-      const host = row.hostname
+      const host = row.hostname ?? ""
       const status = row.status === null ? null : canonicalStatus(row.status)
-      // Mirror into the playbook's activity row and run, only when they belong to the reported host.
+      // Mirrored only into the playbook activity and the run recorded when it was dispatched.
       if (row.activity_job_id !== null && status !== null) {
         const activity = yield* repo.getActivity(row.activity_job_id)
-        const sameHost = Option.exists(activity, (a) => host !== null && (a.hostname ?? "").toLowerCase() === host.toLowerCase())
-        if (Option.exists(activity, (a) => a.script_type === "ansible") && sameHost) {
-          yield* repo.updateActivity(row.activity_job_id, { status, stdout: fields.recap_text ?? undefined })
+        if (Option.exists(activity, (a) => a.script_type === "ansible")) {
+          yield* repo.updateActivity(row.activity_job_id, { status, stdout: report.recap_text ?? undefined })
         }
       }
       if (row.scheduled_run_id !== null && status !== null) {
-        const run = yield* repo.getRun(row.scheduled_run_id)
-        const matches = Option.exists(run, (r) => host !== null && (r.target_hostname ?? "").toLowerCase() === host.toLowerCase())
-        if (matches) {
-          const linked = yield* repo.runActivityStatuses(row.scheduled_run_id)
-          if (isPendingStatus(status) && linked.length === 0) yield* repo.markRunRunning(row.scheduled_run_id, fields.started_ts ?? now)
-          else yield* settleRun(row.scheduled_run_id, status, fields.finished_ts ?? now)
-        }
+        const linked = yield* repo.runActivityStatuses(row.scheduled_run_id)
+        if (isPendingStatus(status) && linked.length === 0) yield* repo.markRunRunning(row.scheduled_run_id, report.started_ts ?? now)
+        else yield* settleRun(row.scheduled_run_id, status, report.finished_ts ?? now)
       }
       yield* channels.toOperators("ansible_recap_update", recapView(row))
       if (row.activity_job_id !== null) {
         yield* channels.toOperators("device_activity_changed", {
-          hostname: host ?? "",
+          hostname: host,
           activity_id: row.activity_job_id,
           status: status ?? "",
           change: "updated",
@@ -258,6 +315,6 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
       return { status: "ok" as const }
     })
 
-    return { report, recap } as const
+    return { report, recap, playbookDispatched } as const
   })
 }) {}

@@ -87,6 +87,8 @@ export interface ActivityRow {
   readonly ran_at: number | null
   readonly stdout: string | null
   readonly stderr: string | null
+  /** The device it was dispatched to (NULL: a row from before devices were recorded, or a pre-token agent). */
+  readonly device_guid: string | null
 }
 
 export interface RunLinkRow {
@@ -109,16 +111,22 @@ export interface DeviceActivityLink {
   readonly err_len: number
 }
 
-/** What an Ansible recap report sets (`null` = not reported). */
-export interface RecapFields {
+/** A playbook run the server sent (scheduled, or an Admin's relay): who it went to and what it is part of. */
+export interface DispatchedPlaybook {
   readonly run_id: string
-  readonly hostname: string | null
-  readonly agent_id: string | null
+  readonly hostname: string
+  readonly device_guid: string | null
   readonly playbook_path: string | null
   readonly playbook_name: string | null
   readonly scheduled_job_id: number | null
   readonly scheduled_run_id: number | null
   readonly activity_job_id: number | null
+  readonly source: "scheduled" | "relay"
+}
+
+/** What an Ansible recap report may set (`null` = not reported): progress, never whose run it is. */
+export interface RecapReport {
+  readonly agent_id: string | null
   readonly status: string | null
   readonly recap_text: string | null
   readonly recap_json: string | null
@@ -126,10 +134,21 @@ export interface RecapFields {
   readonly finished_ts: number | null
 }
 
-export interface RecapRow extends RecapFields {
+export interface RecapRow extends RecapReport {
   readonly id: number
+  readonly run_id: string
+  readonly hostname: string | null
+  readonly playbook_path: string | null
+  readonly playbook_name: string | null
+  readonly scheduled_job_id: number | null
+  readonly scheduled_run_id: number | null
+  readonly activity_job_id: number | null
   readonly created_at: number | null
   readonly updated_at: number | null
+  /** NULL for rows the server did not dispatch (written by the original's open route). */
+  readonly dispatched_at: number | null
+  readonly device_guid: string | null
+  readonly source: string | null
 }
 
 const JOB_COLUMNS = `id, name, components_json, targets_json, schedule_type, start_ts, duration_stop_enabled, expiration,
@@ -301,20 +320,22 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
 
     const insertActivity = (row: {
       readonly hostname: string
+      readonly deviceGuid: string | null
       readonly script_path: string
       readonly script_name: string
       readonly script_type: string
       readonly status: string
       readonly now: number
     }) =>
-      run(sql`INSERT INTO activity_history (hostname, script_path, script_name, script_type, ran_at, status, stdout, stderr)
-              VALUES (${row.hostname}, ${row.script_path}, ${row.script_name}, ${row.script_type}, ${row.now}, ${row.status}, '', '')`).pipe(
+      run(sql`INSERT INTO activity_history (hostname, device_guid, script_path, script_name, script_type, ran_at, status, stdout, stderr)
+              VALUES (${row.hostname}, ${row.deviceGuid}, ${row.script_path}, ${row.script_name}, ${row.script_type}, ${row.now}, ${row.status}, '', '')`).pipe(
         Effect.map((r) => Number(r.lastInsertRowid)),
         Effect.orDie
       )
 
     const getActivity = (id: number) =>
-      sql<ActivityRow>`SELECT id, hostname, script_path, script_name, script_type, ran_at, status, stdout, stderr FROM activity_history WHERE id = ${id}`.pipe(
+      sql<ActivityRow>`SELECT id, hostname, script_path, script_name, script_type, ran_at, status, stdout, stderr, device_guid
+                         FROM activity_history WHERE id = ${id}`.pipe(
         Effect.map((rows) => Option.fromNullable(rows[0])),
         Effect.orDie
       )
@@ -378,36 +399,36 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
 
     // ---- Ansible recaps (legacy server table)
 
-    /** Insert or merge a recap by `run_id`: reported fields win, missing ones keep the stored value. */
-    const upsertRecap = (recap: RecapFields, now: number) =>
+    /** The server sent this playbook run: from now on its target may report on it. */
+    const recordDispatchedPlaybook = (run: DispatchedPlaybook, now: number) =>
       sql`INSERT INTO ansible_play_recaps
-            (run_id, hostname, agent_id, playbook_path, playbook_name, scheduled_job_id, scheduled_run_id, activity_job_id,
-             status, recap_text, recap_json, started_ts, finished_ts, created_at, updated_at)
-          VALUES (${recap.run_id}, ${recap.hostname}, ${recap.agent_id}, ${recap.playbook_path}, ${recap.playbook_name},
-                  ${recap.scheduled_job_id}, ${recap.scheduled_run_id}, ${recap.activity_job_id}, ${recap.status},
-                  ${recap.recap_text}, ${recap.recap_json}, ${recap.started_ts}, ${recap.finished_ts}, ${now}, ${now})
-          ON CONFLICT(run_id) DO UPDATE SET
-            hostname = COALESCE(excluded.hostname, ansible_play_recaps.hostname),
-            agent_id = COALESCE(excluded.agent_id, ansible_play_recaps.agent_id),
-            playbook_path = COALESCE(excluded.playbook_path, ansible_play_recaps.playbook_path),
-            playbook_name = COALESCE(excluded.playbook_name, ansible_play_recaps.playbook_name),
-            scheduled_job_id = COALESCE(excluded.scheduled_job_id, ansible_play_recaps.scheduled_job_id),
-            scheduled_run_id = COALESCE(excluded.scheduled_run_id, ansible_play_recaps.scheduled_run_id),
-            activity_job_id = COALESCE(excluded.activity_job_id, ansible_play_recaps.activity_job_id),
-            status = COALESCE(excluded.status, ansible_play_recaps.status),
-            recap_text = COALESCE(excluded.recap_text, ansible_play_recaps.recap_text),
-            recap_json = COALESCE(excluded.recap_json, ansible_play_recaps.recap_json),
-            started_ts = COALESCE(ansible_play_recaps.started_ts, excluded.started_ts),
-            finished_ts = COALESCE(excluded.finished_ts, ansible_play_recaps.finished_ts),
-            updated_at = excluded.updated_at`.pipe(Effect.asVoid, Effect.orDie)
+            (run_id, hostname, device_guid, playbook_path, playbook_name, scheduled_job_id, scheduled_run_id, activity_job_id,
+             source, dispatched_at, created_at, updated_at)
+          VALUES (${run.run_id}, ${run.hostname}, ${run.device_guid}, ${run.playbook_path}, ${run.playbook_name},
+                  ${run.scheduled_job_id}, ${run.scheduled_run_id}, ${run.activity_job_id}, ${run.source}, ${now}, ${now}, ${now})
+          ON CONFLICT(run_id) DO NOTHING`.pipe(Effect.asVoid, Effect.orDie)
+
+    /** Merge a report into a dispatched run: reported fields win, missing ones keep the stored value. */
+    const reportRecap = (runId: string, report: RecapReport, now: number) =>
+      sql`UPDATE ansible_play_recaps SET
+            agent_id = COALESCE(${report.agent_id}, agent_id),
+            status = COALESCE(${report.status}, status),
+            recap_text = COALESCE(${report.recap_text}, recap_text),
+            recap_json = COALESCE(${report.recap_json}, recap_json),
+            started_ts = COALESCE(started_ts, ${report.started_ts}),
+            finished_ts = COALESCE(${report.finished_ts}, finished_ts),
+            updated_at = ${now}
+          WHERE run_id = ${runId} AND dispatched_at IS NOT NULL`.pipe(Effect.asVoid, Effect.orDie)
 
     const getRecap = (runId: string) =>
       sql<RecapRow>`SELECT id, run_id, hostname, agent_id, playbook_path, playbook_name, scheduled_job_id, scheduled_run_id,
-                           activity_job_id, status, recap_text, recap_json, started_ts, finished_ts, created_at, updated_at
+                           activity_job_id, status, recap_text, recap_json, started_ts, finished_ts, created_at, updated_at,
+                           dispatched_at, device_guid, source
                       FROM ansible_play_recaps WHERE run_id = ${runId}`.pipe(Effect.map((rows) => Option.fromNullable(rows[0])), Effect.orDie)
 
     return {
-      upsertRecap,
+      recordDispatchedPlaybook,
+      reportRecap,
       getRecap,
       listJobs,
       enabledSchedules,

@@ -12,6 +12,7 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import { EngineConfig } from "../../layers/Config.ts"
 import { logDebugWith } from "../../layers/Logging.ts"
+import { hostnameKey } from "../devices/identity.ts"
 import { DeviceWriteBehind, type DeviceColumns, type DeviceMatch } from "../presence/DeviceWriteBehind.ts"
 import {
   COLLECTOR_ACTIVE_SECONDS,
@@ -47,6 +48,15 @@ export type SocketIdentity =
   | { readonly _tag: "LegacyAgent" }
   | { readonly _tag: "Operator"; readonly username: string; readonly role: string }
 
+/**
+ * Whose sockets a delivery goes to: an enrolled device's (by GUID: only sockets that authenticated
+ * as that device), or — for a hostname no device holds — pre-token agents that claimed it (only
+ * possible with BOREALIS_SOCKET_ALLOW_ANONYMOUS).
+ */
+export type SocketTarget =
+  | { readonly _tag: "Device"; readonly guid: string }
+  | { readonly _tag: "LegacyHost"; readonly hostname: string }
+
 export interface PresenceChange {
   readonly key: string
   readonly hostname: string
@@ -76,7 +86,7 @@ type Command =
   | { readonly _tag: "SetConfig"; readonly agentId: string; readonly config: Json; readonly reply: Deferred.Deferred<void> }
   | { readonly _tag: "DeleteAgent"; readonly agentId: string; readonly reply: Deferred.Deferred<boolean> }
   | { readonly _tag: "RestHeartbeat"; readonly guid: string; readonly hostname: string }
-  | { readonly _tag: "AgentSockets"; readonly hostname: string; readonly mode: Option.Option<ServiceMode>; readonly reply: Deferred.Deferred<ReadonlyArray<string>> }
+  | { readonly _tag: "AgentSockets"; readonly target: SocketTarget; readonly mode: Option.Option<ServiceMode>; readonly reply: Deferred.Deferred<ReadonlyArray<string>> }
   | { readonly _tag: "Snapshot"; readonly reply: Deferred.Deferred<RegistrySnapshot> }
   | { readonly _tag: "Seed"; readonly devices: ReadonlyArray<{ readonly guid: string; readonly hostname: string; readonly last_seen: number }> }
   | { readonly _tag: "Sweep" }
@@ -158,7 +168,9 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
     // Indexes, so no message scans every agent (a heartbeat from each of N agents stays O(N) overall).
     /** Exact hostname → agent ids of the records claiming it. */
     const recordsByHost = new Map<string, Set<string>>()
-    /** Lowercased hostname → ids of the agent sockets bound to it. */
+    /** Device GUID → ids of the sockets that authenticated as it. */
+    const socketsByGuid = new Map<string, Set<string>>()
+    /** Lowercased hostname → ids of the pre-token (anonymous) agent sockets that claimed it. */
     const socketsByHost = new Map<string, Set<string>>()
     let processed = 0
     let failures = 0
@@ -200,11 +212,12 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
       return true
     }
 
+    /** Only anonymous sockets are found by hostname; a device's sockets are found by its GUID. */
     const setSocketHost = (s: SocketEntry, hostname: string) => {
       if (s.hostname === hostname) return
-      if (s.identity._tag !== "Operator") {
-        indexRemove(socketsByHost, s.hostname.toLowerCase(), s.id)
-        if (hostname !== "") indexAdd(socketsByHost, hostname.toLowerCase(), s.id)
+      if (s.identity._tag === "LegacyAgent") {
+        indexRemove(socketsByHost, hostnameKey(s.hostname), s.id)
+        if (hostname !== "") indexAdd(socketsByHost, hostnameKey(hostname), s.id)
       }
       s.hostname = hostname
     }
@@ -283,6 +296,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
             const entry: SocketEntry = { id: command.socketId, identity: command.identity, agentIds: new Set(), presenceKey: undefined, hostname: "", mode: undefined }
             sockets.set(command.socketId, entry)
             if (command.identity._tag === "Agent") {
+              indexAdd(socketsByGuid, command.identity.guid, command.socketId)
               setSocketHost(entry, command.identity.hostname)
               yield* attachPresence(entry, `guid:${command.identity.guid}`, command.identity.hostname, command.identity.guid, now)
             }
@@ -292,6 +306,7 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
             const entry = sockets.get(command.socketId)
             sockets.delete(command.socketId)
             if (entry !== undefined) setSocketHost(entry, "")
+            if (entry?.identity._tag === "Agent") indexRemove(socketsByGuid, entry.identity.guid, command.socketId)
             if (entry?.presenceKey !== undefined) {
               const p = presence.get(entry.presenceKey)
               if (p !== undefined) {
@@ -417,9 +432,10 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
             return yield* markOnline(p, now)
           }
           case "AgentSockets": {
-            const host = command.hostname.toLowerCase()
+            const target = command.target
+            const candidates = target._tag === "Device" ? socketsByGuid.get(target.guid) : socketsByHost.get(hostnameKey(target.hostname))
             const ids: Array<string> = []
-            for (const id of socketsByHost.get(host) ?? []) {
+            for (const id of candidates ?? []) {
               const s = sockets.get(id)
               if (s === undefined) continue
               if (Option.isSome(command.mode) && s.mode !== undefined && s.mode !== command.mode.value) continue
@@ -527,8 +543,9 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
       setConfig: (agentId: string, config: Json) => ask<void>((reply) => ({ _tag: "SetConfig", agentId, config, reply })),
       deleteAgent: (agentId: string) => ask<boolean>((reply) => ({ _tag: "DeleteAgent", agentId, reply })),
       restHeartbeat: (guid: string, hostname: string) => tell({ _tag: "RestHeartbeat", guid, hostname }),
-      agentSockets: (hostname: string, mode: Option.Option<ServiceMode>) =>
-        ask<ReadonlyArray<string>>((reply) => ({ _tag: "AgentSockets", hostname, mode, reply })),
+      /** The sockets a delivery to `target` reaches (only those in `mode`, when given). */
+      agentSockets: (target: SocketTarget, mode: Option.Option<ServiceMode>) =>
+        ask<ReadonlyArray<string>>((reply) => ({ _tag: "AgentSockets", target, mode, reply })),
       snapshot: ask<RegistrySnapshot>((reply) => ({ _tag: "Snapshot", reply })),
       seed: (devices: ReadonlyArray<{ readonly guid: string; readonly hostname: string; readonly last_seen: number }>) => tell({ _tag: "Seed", devices }),
       /** Presence transitions (online ↔ offline), for operator broadcasts. */

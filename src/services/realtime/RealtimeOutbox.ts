@@ -1,11 +1,22 @@
 // Who hears what: server→agent events go to that agent's (or host's) sockets only, agent→operator
 // relays and server notices go to authenticated operator sockets only. The original broadcast all of
 // it to everyone, agents included. spec: realtime-jobs.md §1.2, §2.3–§2.4
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { normalizeGuid } from "../devices/identity.ts"
 import { SocketIo } from "../../layers/HttpServer.ts"
 import type { ServiceMode } from "./agentRules.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
+
+/**
+ * Where a delivery for a hostname goes: the enrolled device holding it (any letter case), found by
+ * GUID — or, when no device holds it, pre-token agents that claimed it (anonymous mode only).
+ */
+export interface DeliveryTarget {
+  readonly hostname: string
+  readonly guid: string | null
+}
 
 /** Internal room names (clients never see them); prefixed so an agent id cannot name a role room. */
 export const OPERATORS_ROOM = "role:operators"
@@ -16,18 +27,27 @@ export class RealtimeOutbox extends Effect.Service<RealtimeOutbox>()("borealis/R
   effect: Effect.gen(function*() {
     const io = yield* SocketIo
     const registry = yield* AgentRegistry
+    const sql = yield* SqlClient.SqlClient
     return {
       toOperators: (event: string, payload: unknown) => Effect.sync(() => void io.to(OPERATORS_ROOM).emit(event, payload)),
       /** To the sockets that announced `agentId` with `connect_agent`. */
       toAgent: (agentId: string, event: string, payload: unknown) => Effect.sync(() => void io.to(agentRoom(agentId)).emit(event, payload)),
       toAllAgents: (event: string, payload: unknown) => Effect.sync(() => void io.to(AGENTS_ROOM).emit(event, payload)),
+      resolveHost: (hostname: string): Effect.Effect<DeliveryTarget> =>
+        sql<{ guid: string }>`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname}) LIMIT 1`.pipe(
+          Effect.map((rows) => ({ hostname, guid: rows[0] === undefined ? null : normalizeGuid(rows[0].guid) })),
+          Effect.orDie
+        ),
       /**
-       * To the agent sockets of `hostname` (optionally only those in a service mode); how many
-       * sockets received it (0 = no such agent connected).
+       * To the target's agent sockets (optionally only those in a service mode); how many sockets
+       * received it (0 = no such agent connected). Never to a socket by a hostname it merely claims.
        */
-      toHost: (hostname: string, mode: Option.Option<ServiceMode>, event: string, payload: unknown) =>
+      toTarget: (target: DeliveryTarget, mode: Option.Option<ServiceMode>, event: string, payload: unknown) =>
         Effect.gen(function*() {
-          const ids = yield* registry.agentSockets(hostname, mode)
+          const ids = yield* registry.agentSockets(
+            target.guid !== null ? { _tag: "Device", guid: target.guid } : { _tag: "LegacyHost", hostname: target.hostname },
+            mode
+          )
           if (ids.length > 0) io.to([...ids]).emit(event, payload)
           return ids.length
         })

@@ -1,4 +1,5 @@
 // Pure rules of the agent registry. spec: realtime-jobs.md §2.2, §3.1, §3.5 (E-REG)
+import { hostnameKey } from "../devices/identity.ts"
 
 export type ServiceMode = "system" | "currentuser"
 
@@ -40,16 +41,24 @@ export const isInteractiveUser = (candidate: unknown): boolean => {
 export const hiddenFromAgentList = (agentId: string, mode: ServiceMode, scriptAgent: boolean): boolean =>
   mode !== "currentuser" && (agentId.toLowerCase().endsWith("-script") || scriptAgent)
 
+const TOKEN_ERA_ID = /^(.+)_([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})_(SYSTEM|CURRENTUSER)$/i
+const LEGACY_SUFFIX = /^(?:-svc)?-agent-[0-9a-f]{8}(?:-svc)?$/
+
 /**
- * May a device-authenticated socket speak for `agentId`? Token-era ids embed the device GUID
- * (`<HOST>_<GUID>_<MODE>`); older helpers start with the hostname (`<host>-script`).
+ * May a device-authenticated socket speak for `agentId`? Exactly its own ids, never by prefix:
+ * token-era ids `<HOST>_<GUID>_<SYSTEM|CURRENTUSER>` whose GUID segment is the device's own (the host
+ * part is the agent's local name, which an operator's coexist suffix may have changed), and the legacy
+ * forms of the device's current hostname (spec realtime-jobs.md §2.2): `<host>-agent-<8 hex>` (with
+ * an optional `-svc`), `<host>-script`, in any letter case.
  */
 export const agentIdBelongsTo = (agentId: string, device: { readonly guid: string; readonly hostname: string }): boolean => {
-  const id = agentId.toUpperCase()
-  if (device.guid !== "" && id.includes(device.guid.toUpperCase())) return true
-  const host = device.hostname.toUpperCase().replaceAll(" ", "-")
-  if (host === "") return false
-  return id === host || id.startsWith(`${host}_`) || id.startsWith(`${host}-`)
+  const tokenEra = TOKEN_ERA_ID.exec(agentId)
+  if (tokenEra !== null) return device.guid !== "" && tokenEra[2]!.toUpperCase() === device.guid.toUpperCase()
+  const host = hostnameKey(device.hostname.trim().replaceAll(" ", "-"))
+  const id = hostnameKey(agentId)
+  if (host === "" || !id.startsWith(host)) return false
+  const rest = id.slice(host.length)
+  return rest === "-script" || LEGACY_SUFFIX.test(rest)
 }
 
 export const COLLECTOR_ACTIVE_SECONDS = 130
