@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { BadRequest, Conflict, RateLimited } from "../errors.ts"
+import { hostnameProblem } from "../devices/identity.ts"
 import { KeyMaterial } from "../keys/KeyMaterial.ts"
 import { pyStrOrEmpty } from "../pyValues.ts"
 import { makeSlidingWindow } from "../ratelimit/SlidingWindow.ts"
@@ -25,6 +26,8 @@ import { EnrollmentRepo } from "./EnrollmentRepo.ts"
 import { ProofReplayCache } from "./ProofReplayCache.ts"
 
 export const IP_LIMIT = { limit: 40, windowSeconds: 60 } as const
+const MAX_CODE_CHARS = 128
+const MAX_REFERENCE_CHARS = 128
 export const FINGERPRINT_LIMIT = { limit: 12, windowSeconds: 60 } as const
 export const REQUEST_POLL_AFTER_MS = 3000
 export const PENDING_POLL_AFTER_MS = 5000
@@ -80,11 +83,16 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
       const code = pyStrOrEmpty(body["enrollment_code"]).trim()
       const pubkeyB64 = body["agent_pubkey"]
       const clientNonceB64 = body["client_nonce"]
-      yield* Effect.logDebug("enrollment-request-received").pipe(
-        Effect.annotateLogs({ ip: input.remoteAddr, hostname: hostname || "<missing>", code_mask: maskCode(code) })
-      )
       if (hostname === "") return yield* bad("hostname_required")
+      // Beyond the original: an oversized or control-character hostname is refused before it is
+      // logged or stored anywhere (253 is the DNS limit; real agents send their machine name).
+      if (hostnameProblem(hostname) !== undefined) return yield* bad("invalid_hostname")
+      yield* Effect.logDebug("enrollment-request-received").pipe(
+        Effect.annotateLogs({ ip: input.remoteAddr, hostname, code_mask: maskCode(code) })
+      )
       if (code === "") return yield* bad("enrollment_code_required")
+      // Install codes are 39 characters; anything far longer is not one (and is never looked up).
+      if (code.length > MAX_CODE_CHARS) return yield* bad("invalid_enrollment_code")
       if (typeof pubkeyB64 !== "string") return yield* bad("agent_pubkey_required")
       if (typeof clientNonceB64 !== "string") return yield* bad("client_nonce_required")
       const pubkeyDer = decodeStrictBase64(normalizeBase64(pubkeyB64))
@@ -149,6 +157,10 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
       const clientNonceB64 = body["client_nonce"]
       const proofB64 = body["proof_sig"]
       if (typeof reference !== "string" || reference === "") return yield* bad("approval_reference_required")
+      // No approval has such a reference (they are UUIDs): answered as unknown without a lookup.
+      if (reference.length > MAX_REFERENCE_CHARS) {
+        return { _tag: "Status", status: 404, body: { status: "unknown" } } satisfies PollAnswer as PollAnswer
+      }
       if (typeof clientNonceB64 !== "string") return yield* bad("client_nonce_required")
       if (typeof proofB64 !== "string") return yield* bad("proof_sig_required")
       const clientNonce = decodeStrictBase64(clientNonceB64)

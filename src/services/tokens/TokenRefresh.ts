@@ -17,6 +17,9 @@ import { isoUtc, parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "./AccessTokens.ts"
 import { Dpop, dpopWireError } from "./Dpop.ts"
 
+const MAX_GUID_CHARS = 64
+const MAX_REFRESH_TOKEN_CHARS = 512
+
 /** A superseded token presented within this many seconds is a lost response, not a theft. */
 export const ROTATION_GRACE_SECONDS = 30
 const DAY_MS = 86_400_000
@@ -84,8 +87,11 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
       })
 
     const refresh = Effect.fn("TokenRefresh.refresh")(function*(input: RefreshInput) {
-      const guid = normalizeGuid(pyStrOrEmpty(input.body["guid"]).trim())
+      const rawGuid = pyStrOrEmpty(input.body["guid"]).trim()
       const presented = pyStrOrEmpty(input.body["refresh_token"]).trim()
+      // Oversized values are no GUID or token of ours: refused before any work or lookup.
+      if (rawGuid.length > MAX_GUID_CHARS || presented.length > MAX_REFRESH_TOKEN_CHARS) return yield* new BadRequest({ error: "invalid_request" })
+      const guid = normalizeGuid(rawGuid)
       if (guid === "" || presented === "") return yield* new BadRequest({ error: "invalid_request" })
       const rotate = input.body["rotate"] === true
 
