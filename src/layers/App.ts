@@ -8,6 +8,7 @@ import { HttpAppLive } from "../http/Http.ts"
 import { MetricsLive } from "../services/metrics/MetricsLive.ts"
 import { Readiness } from "../services/ops/Readiness.ts"
 import { RealtimeLive } from "../ws/Realtime.ts"
+import { SocketRevocationsLive } from "../ws/revocations.ts"
 import { Lifecycle } from "./Lifecycle.ts"
 import { PidFileLive } from "./PidFile.ts"
 import { TracingLive } from "./Tracing.ts"
@@ -58,7 +59,7 @@ const ServicesLive = Readiness.Default.pipe(
 )
 
 /** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */
-const FibersLive = Layer.mergeAll(RealtimeLive, MetricsLive, SchedulerLive)
+const FibersLive = Layer.mergeAll(RealtimeLive, SocketRevocationsLive, MetricsLive, SchedulerLive)
 
 /** The whole Engine on a given configuration layer (the process uses the environment's). */
 export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {

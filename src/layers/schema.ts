@@ -347,6 +347,19 @@ export const ADDED_TABLES: ReadonlyArray<TableDef> = [
     indexes: ["CREATE INDEX IF NOT EXISTS idx_dpop_replay_expires ON dpop_replay(expires_at)"]
   },
   {
+    // Revoked credentials (operator accounts and sessions, devices), read by every Engine process so
+    // each cuts the sockets it holds with them; pruned after a day.
+    name: "credential_revocations",
+    columns: [
+      col("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+      col("kind", "TEXT NOT NULL"),
+      col("subject", "TEXT NOT NULL"),
+      col("reason", "TEXT NOT NULL"),
+      col("at", "INTEGER NOT NULL")
+    ],
+    indexes: ["CREATE INDEX IF NOT EXISTS idx_credential_revocations_at ON credential_revocations(at)"]
+  },
+  {
     // spec: auth-enrollment.md §7 (L-purge): blocks refresh of a purged device.
     name: "device_purge_barriers",
     columns: [

@@ -7,6 +7,7 @@ import { generateKeyPairSync, randomBytes, sign } from "node:crypto"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { verifyPassword } from "../../src/services/operators/passwords.ts"
 import { startEngine, tempRoot } from "../support/engine.ts"
 import { auditRows, sha512, withDb } from "../support/operators.ts"
 
@@ -49,8 +50,12 @@ describe("operator CLI", () => {
       const add = yield* cli(root, ["users", "add", "alice", "--role", "Admin", "--password-stdin"], "s3cret\n")
       expect(add).toMatchObject({ code: 0 })
       expect(add.stdout).toContain("created alice (Admin)")
-      const stored = withDb(path.join(root, "database.db"), (db) => db.prepare("SELECT role, password_sha512 FROM users WHERE username = 'alice'").get())
-      expect(stored).toEqual({ role: "Admin", password_sha512: sha512("s3cret") })
+      const stored = withDb(path.join(root, "database.db"), (db) =>
+        db.prepare("SELECT role, password_sha512, password_hash FROM users WHERE username = 'alice'").get()) as { role: string; password_sha512: string; password_hash: string }
+      // Issue 19: a salted scrypt of the SHA-512 the login presents, never the SHA-512 itself.
+      expect(stored).toMatchObject({ role: "Admin", password_sha512: "" })
+      expect(stored.password_hash).toMatch(/^scrypt\$/)
+      expect(yield* verifyPassword(stored.password_hash, sha512("s3cret"))).toBe(true)
       const duplicate = yield* cli(root, ["users", "add", "alice", "--password-sha512", sha512("x")])
       expect(duplicate.code).toBe(1)
       expect(duplicate.stderr).toContain("error: username already exists")

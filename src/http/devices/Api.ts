@@ -34,6 +34,25 @@ const ActivityEntry = Schema.Struct({
 })
 
 const StatusOk = Schema.Struct({ status: Schema.Literal("ok") })
+
+const guidPath = Schema.Struct({ guid: Schema.String })
+const Reason = Schema.Struct({ reason: Schema.String.annotations({ description: "Why (required; kept in the audit trail, at most 500 characters)" }) })
+const ControlAnswer = Schema.Struct({
+  status: Schema.Literal("revoked", "quarantined", "active", "deleted"),
+  guid: Schema.String,
+  hostname: Schema.String
+})
+const control = <const Name extends string, const Path extends `/${string}`>(name: Name, path: Path, description: string) =>
+  HttpApiEndpoint.post(name, path)
+    .setPath(guidPath)
+    .setPayload(Reason)
+    .addSuccess(ControlAnswer)
+    .addError(Wire.BadRequest)
+    .addError(Wire.NotFound)
+    .addError(Wire.PayloadTooLarge)
+    .middleware(RequireAdmin)
+    .annotate(OpenApi.Override, access("Admin"))
+    .annotate(OpenApi.Description, description)
 const hostname = Schema.Struct({ hostname: Schema.String })
 
 export class DevicesApi extends HttpApiGroup.make("devices")
@@ -82,6 +101,31 @@ export class DevicesApi extends HttpApiGroup.make("devices")
       .addSuccess(StatusOk)
       .middleware(RequireAdmin)
       .annotate(OpenApi.Override, access("Admin"))
+  )
+  .add(control(
+    "revoke",
+    "/api/devices/:guid/revoke",
+    "Revoke a device: its refresh tokens are revoked, its access tokens refused from the next request (403 device_revoked), its sockets cut. Audited with who and why."
+  ))
+  .add(control(
+    "quarantine",
+    "/api/devices/:guid/quarantine",
+    "Quarantine a device: its sockets are cut and refused (so nothing is dispatched to it); its REST calls still authenticate and script/request answers `quarantined`."
+  ))
+  .add(control("restore", "/api/devices/:guid/restore", "Make a revoked or quarantined device active again (a revoked one must re-enroll: its refresh tokens stay revoked)."))
+  .add(
+    HttpApiEndpoint.del("remove", "/api/devices/:guid")
+      .setPath(guidPath)
+      .setUrlParams(Schema.Struct({ reason: Schema.String.annotations({ description: "Why (required)" }) }))
+      .addSuccess(ControlAnswer)
+      .addError(Wire.BadRequest)
+      .addError(Wire.NotFound)
+      .middleware(RequireAdmin)
+      .annotate(OpenApi.Override, access("Admin"))
+      .annotate(
+        OpenApi.Description,
+        "Delete a device: its row and keys go, a purge barrier makes its refresh answer `device_purged`, its sockets are cut. `?reason=` is required."
+      )
   )
   .add(
     HttpApiEndpoint.get("activityEntry", "/api/device/activity/job/:id")

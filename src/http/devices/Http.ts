@@ -1,6 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import { DeviceActivity } from "../../services/devices/DeviceActivity.ts"
+import { DeviceControl } from "../../services/devices/DeviceControl.ts"
 import { DeviceDirectory } from "../../services/devices/DeviceDirectory.ts"
 import { pyStrOrEmpty } from "../../services/pyValues.ts"
 import { currentActor } from "../actor.ts"
@@ -11,6 +12,12 @@ export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handler
   Effect.gen(function*() {
     const directory = yield* DeviceDirectory
     const activity = yield* DeviceActivity
+    const control = yield* DeviceControl
+    const withReason = (act: typeof control.revoke) => ({ path }: { readonly path: { readonly guid: string } }) =>
+      Effect.gen(function*() {
+        const payload = yield* operatorJson
+        return yield* act(path.guid, payload["reason"], yield* currentActor)
+      })
     return handlers
       .handle("list", () => Effect.map(directory.list(), (devices) => ({ devices })))
       .handle("byGuid", ({ path }) => directory.byGuid(path.guid))
@@ -25,4 +32,8 @@ export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handler
       .handle("clearActivity", ({ path }) =>
         Effect.as(Effect.flatMap(currentActor, (a) => activity.clear(path.hostname, a)), { status: "ok" as const }))
       .handle("activityEntry", ({ path }) => activity.entry(path.id))
+      .handleRaw("revoke", withReason(control.revoke))
+      .handleRaw("quarantine", withReason(control.quarantine))
+      .handleRaw("restore", withReason(control.restore))
+      .handle("remove", ({ path, urlParams }) => Effect.flatMap(currentActor, (a) => control.delete(path.guid, urlParams.reason, a)))
   }))

@@ -82,6 +82,9 @@ export class DeviceAuth extends Effect.Service<DeviceAuth>()("borealis/DeviceAut
 
       let device = yield* devices.byGuid(guid)
       if (Option.isNone(device)) {
+        // A device an operator deleted is not re-created from its still-valid access token (L-sock).
+        const barrier = yield* devices.purgeBarrier(guid)
+        if (Option.isSome(barrier) && barrier.value > version) return yield* fail401("device_purged")
         yield* devices.recover({ guid, fingerprint, tokenVersion: version, nowMs: yield* Clock.currentTimeMillis })
         device = yield* devices.byGuid(guid)
       }

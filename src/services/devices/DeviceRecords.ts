@@ -79,6 +79,13 @@ export class DeviceRecords extends Effect.Service<DeviceRecords>()("borealis/Dev
         yield* Effect.logWarning("device-row-recovered").pipe(Effect.annotateLogs({ guid, hostname }))
       }).pipe(Effect.orDie, Effect.withSpan("DeviceRecords.recover"))
 
-    return { byGuid, recover, freeHostname } as const
+    /** The token version a purged (deleted) device must reach again, if an operator deleted it. */
+    const purgeBarrier = (guid: string) =>
+      sql<{ required_token_version: number }>`SELECT required_token_version FROM device_purge_barriers WHERE UPPER(guid) = ${normalizeGuid(guid)}`.pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.required_token_version))),
+        Effect.orDie
+      )
+
+    return { byGuid, recover, freeHostname, purgeBarrier } as const
   })
 }) {}

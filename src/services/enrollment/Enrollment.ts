@@ -24,6 +24,7 @@ import {
 } from "./encoding.ts"
 import { EnrollmentRepo } from "./EnrollmentRepo.ts"
 import { ProofReplayCache } from "./ProofReplayCache.ts"
+import { Revocations } from "../revocations/Revocations.ts"
 
 export const IP_LIMIT = { limit: 40, windowSeconds: 60 } as const
 const MAX_CODE_CHARS = 128
@@ -61,6 +62,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
     const keys = yield* KeyMaterial
     const tokens = yield* AccessTokens
     const replay = yield* ProofReplayCache
+    const revocations = yield* Revocations
     // Separate limiters: `fp:` keys here never collide with device-auth ones (spec §6.1).
     const ipLimiter = makeSlidingWindow("enroll_ip", IP_LIMIT.limit, IP_LIMIT.windowSeconds)
     const fpLimiter = makeSlidingWindow("enroll_fingerprint", FINGERPRINT_LIMIT.limit, FINGERPRINT_LIMIT.windowSeconds)
@@ -213,6 +215,8 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
         return ok({ status: "approved", detail: "finalized" })
       }
       const device = finalised.value
+      // Sockets opened with the previous key's tokens are cut before the new tokens are handed out.
+      if (device.rekeyed) yield* revocations.publish({ _tag: "Device", guid: device.guid, reason: "rekeyed" })
       const accessToken = yield* tokens.issue({ guid: device.guid, fingerprint: device.fingerprint, tokenVersion: device.tokenVersion })
       yield* Effect.logInfo("enrollment-finalized").pipe(
         Effect.annotateLogs({ guid: device.guid, hostname: device.hostname, fingerprint: device.fingerprint.slice(0, 12) })

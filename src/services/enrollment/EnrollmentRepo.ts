@@ -51,6 +51,8 @@ export interface Finalised {
   readonly hostname: string
   readonly fingerprint: string
   readonly tokenVersion: number
+  /** A known device took a new key: its old tokens (and sockets) are no longer valid. */
+  readonly rekeyed: boolean
 }
 
 export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/EnrollmentRepo", {
@@ -120,7 +122,7 @@ export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/E
           const hostname = yield* devices.freeHostname(claimed === "" ? guid : claimed, guid, 50, guid)
           yield* sql`INSERT INTO devices (guid, hostname, created_at, last_seen, ssl_key_fingerprint, token_version, status, key_added_at)
             VALUES (${guid}, ${hostname}, ${now}, ${now}, ${fingerprint}, ${minimumVersion}, 'active', ${nowIso})`
-          device = { guid, hostname, fingerprint, tokenVersion: minimumVersion }
+          device = { guid, hostname, fingerprint, tokenVersion: minimumVersion, rekeyed: false }
         } else {
           const row = existing.value
           let tokenVersion = Math.max(row.tokenVersion, minimumVersion)
@@ -136,7 +138,7 @@ export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/E
           } else {
             yield* sql`UPDATE devices SET status = 'active', token_version = ${tokenVersion} WHERE guid = ${row.storedGuid}`
           }
-          device = { guid: row.guid, hostname: row.hostname, fingerprint, tokenVersion }
+          device = { guid: row.guid, hostname: row.hostname, fingerprint, tokenVersion, rekeyed: tokenVersion !== row.tokenVersion }
         }
 
         yield* sql`INSERT OR IGNORE INTO device_keys (id, guid, ssl_key_fingerprint, added_at)

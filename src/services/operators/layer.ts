@@ -2,8 +2,10 @@
 // and activity, and enrollment administration. Needs the database, config and `Audit`.
 import * as Layer from "effect/Layer"
 import { DeviceActivity } from "../devices/DeviceActivity.ts"
+import { DeviceControl } from "../devices/DeviceControl.ts"
 import { DeviceDirectory } from "../devices/DeviceDirectory.ts"
 import { DeviceDirectoryRepo } from "../devices/DeviceDirectoryRepo.ts"
+import { DeviceRecords } from "../devices/DeviceRecords.ts"
 import { EnrollmentAdmin } from "../enrollment/EnrollmentAdmin.ts"
 import { EnrollmentAdminRepo } from "../enrollment/EnrollmentAdminRepo.ts"
 import { Sites } from "../sites/Sites.ts"
@@ -21,6 +23,7 @@ const Repos = Layer.mergeAll(
   LoginThrottle.Default,
   SitesRepo.Default,
   DeviceDirectoryRepo.Default,
+  DeviceRecords.Default,
   EnrollmentAdminRepo.Default
 )
 
@@ -30,6 +33,7 @@ export const OperatorsLive = Layer.mergeAll(
   Sites.Default,
   DeviceDirectory.Default,
   DeviceActivity.Default,
+  DeviceControl.Default,
   EnrollmentAdmin.Default,
   CredentialUpgradeLive
 ).pipe(Layer.provideMerge(Repos))

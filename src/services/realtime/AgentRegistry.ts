@@ -46,7 +46,16 @@ export interface AgentSnapshotEntry extends AgentRecord {
 export type SocketIdentity =
   | { readonly _tag: "Agent"; readonly guid: string; readonly hostname: string; readonly serviceMode: Option.Option<string> }
   | { readonly _tag: "LegacyAgent" }
-  | { readonly _tag: "Operator"; readonly username: string; readonly role: string }
+  | {
+    readonly _tag: "Operator"
+    readonly username: string
+    readonly role: string
+    /** The account and session the socket was opened with (so revoking them cuts it). */
+    readonly userId?: number | undefined
+    readonly sessionHash?: string | undefined
+    /** When the session ends unless used again (epoch seconds): the socket is re-checked then. */
+    readonly expiresAt?: number | undefined
+  }
 
 /**
  * Whose sockets a delivery goes to: an enrolled device's (by GUID: only sockets that authenticated
