@@ -15,6 +15,7 @@ import { TracingLive } from "./Tracing.ts"
 import { AgentSideLive } from "../services/agents/layer.ts"
 import { Assemblies } from "../services/assemblies/Assemblies.ts"
 import { Audit } from "../services/audit/Audit.ts"
+import { MaintenanceLive } from "../services/maintenance/Maintenance.ts"
 import { Revocations } from "../services/revocations/Revocations.ts"
 import { JobsLive } from "../services/jobs/layer.ts"
 import { SchedulerLive } from "../scheduler/Scheduler.ts"
@@ -59,7 +60,7 @@ const ServicesLive = Readiness.Default.pipe(
 )
 
 /** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */
-const FibersLive = Layer.mergeAll(RealtimeLive, SocketRevocationsLive, MetricsLive, SchedulerLive)
+const FibersLive = Layer.mergeAll(RealtimeLive, SocketRevocationsLive, MetricsLive, SchedulerLive, MaintenanceLive)
 
 /** The whole Engine on a given configuration layer (the process uses the environment's). */
 export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createHash, randomUUID } from "node:crypto"
 import { EngineConfig } from "./Config.ts"
-import { ADDED_TABLES, addColumnDecl, createTableSql, devicesTable, TABLES, type TableDef } from "./schema.ts"
+import { ADDED_TABLES, addColumnDecl, AUDIT_NO_DELETE_TRIGGER, createTableSql, devicesTable, TABLES, type TableDef } from "./schema.ts"
 
 export const DEFAULT_ADMIN_USERNAME = "admin"
 export const DEFAULT_ADMIN_PASSWORD_SHA512 = createHash("sha512").update("Password").digest("hex")
@@ -162,6 +162,15 @@ const ensureRunOccurrenceKey = (sql: SqlClient.SqlClient) =>
     )
   })
 
+/** The audit trail refuses deletes except below the retention cutoff (an older build refused them all). */
+const ensureAuditDeleteGuard = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    const existing = yield* sql<{ sql: string | null }>`SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_no_delete'`
+    if (existing[0]?.sql === AUDIT_NO_DELETE_TRIGGER) return
+    yield* sql.unsafe("DROP TRIGGER IF EXISTS audit_events_no_delete")
+    yield* sql.unsafe(AUDIT_NO_DELETE_TRIGGER)
+  })
+
 /** Every ensure step, in the original's order (MIG-6), then this rebuild's additions. */
 export const applyMigrations: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -172,6 +181,7 @@ export const applyMigrations: Effect.Effect<void, SqlError, SqlClient.SqlClient>
     }
     for (const table of ADDED_TABLES) yield* ensureTable(sql, table)
     yield* ensureRunOccurrenceKey(sql)
+    yield* ensureAuditDeleteGuard(sql)
     yield* ensureDefaultAdminRow(sql)
   }))
   const orphans = yield* sql.unsafe<{ table: string }>("PRAGMA foreign_key_check")

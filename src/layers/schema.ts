@@ -336,9 +336,15 @@ export const ADDED_TABLES: ReadonlyArray<TableDef> = [
       "CREATE INDEX IF NOT EXISTS idx_audit_ts ON audit_events(ts)",
       "CREATE INDEX IF NOT EXISTS idx_audit_type_ts ON audit_events(type, ts)",
       "CREATE INDEX IF NOT EXISTS idx_audit_actor_ts ON audit_events(actor, ts)",
-      "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
-      "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+      "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+      // The no-delete trigger (AUDIT_NO_DELETE_TRIGGER) is kept current by the migration: it lets
+      // retention remove only rows older than the configured cutoff.
     ]
+  },
+  {
+    // The audit retention cutoff (epoch seconds): rows older than it may be deleted, no others.
+    name: "audit_retention",
+    columns: [col("id", "INTEGER PRIMARY KEY CHECK (id = 1)"), col("cutoff", "INTEGER NOT NULL")]
   },
   {
     // DPoP proof ids seen and not yet expired; persistent so a restart does not reopen the window.
@@ -404,6 +410,10 @@ export const ADDED_TABLES: ReadonlyArray<TableDef> = [
     ]
   }
 ]
+
+/** Refuses deleting any audit row at or after the retention cutoff (no cutoff: every row). */
+export const AUDIT_NO_DELETE_TRIGGER =
+  "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events WHEN OLD.ts >= COALESCE((SELECT cutoff FROM audit_retention WHERE id = 1), 0) BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
 
 /** Render CREATE TABLE for a definition. */
 export const createTableSql = (t: TableDef): string =>

@@ -2,6 +2,7 @@
 // DELETE) and logged. Callers inside a `sql.withTransaction` get the row in the same transaction, so
 // an action and its audit record commit or roll back together.
 import * as SqlClient from "@effect/sql/SqlClient"
+import { changes } from "../sqlResult.ts"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
@@ -118,7 +119,18 @@ export class Audit extends Effect.Service<Audit>()("borealis/Audit", {
       return { events: rows.map(toRecord), total: total[0]?.n ?? 0 } satisfies AuditPage
     }, Effect.orDie)
 
-    return { record, query } as const
+    /**
+     * Audit retention (BOREALIS_AUDIT_RETENTION_DAYS): rows older than the cutoff are deleted; the
+     * append-only trigger refuses deleting any newer row.
+     */
+    const applyRetention = (cutoffSeconds: number) =>
+      Effect.gen(function*() {
+        yield* sql`INSERT INTO audit_retention (id, cutoff) VALUES (1, ${cutoffSeconds})
+          ON CONFLICT(id) DO UPDATE SET cutoff = MAX(cutoff, excluded.cutoff)`
+        return yield* changes(sql`DELETE FROM audit_events WHERE ts < ${cutoffSeconds}`)
+      }).pipe(Effect.orDie)
+
+    return { record, query, applyRetention } as const
   })
 }) {
   /**
@@ -152,6 +164,11 @@ export class Audit extends Effect.Service<Audit>()("borealis/Audit", {
           Effect.map(Ref.get(store), (all) => {
             const hits = all.filter(matches(q)).reverse()
             return { events: hits.slice(q.offset, q.offset + q.limit), total: hits.length }
+          }),
+        applyRetention: (cutoff) =>
+          Ref.modify(store, (all) => {
+            const kept = all.filter((r) => r.ts >= cutoff)
+            return [all.length - kept.length, kept]
           })
       })
     })

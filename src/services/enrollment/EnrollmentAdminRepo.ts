@@ -5,7 +5,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { normalizeGuid } from "../devices/identity.ts"
 import { changes } from "../sqlResult.ts"
+import { isoUtc } from "../time.ts"
 import { type DeviceApprovalRecord, type HostnameConflict, isoOrNull } from "./adminRecords.ts"
+
+const DAY_MS = 86_400_000
 
 export interface InstallCodeRow {
   readonly id: string
@@ -176,6 +179,22 @@ export class EnrollmentAdminRepo extends Effect.Service<EnrollmentAdminRepo>()("
         Effect.orDie
       )
 
-    return { listCodes, getCode, insertCode, deleteUnusedCode, listApprovals, getApproval, decide, userIdentifier } as const
+    /**
+     * Housekeeping (the original's daily prune, S-prune): install codes a day past expiry go; pending
+     * approvals older than a day expire; denied and expired approvals go after 30 days. ISO times are
+     * compared by their first 19 characters (both the original's and this server's spellings sort so).
+     */
+    const prune = (nowMs: number) =>
+      Effect.gen(function*() {
+        const at = (ms: number) => isoUtc(ms).slice(0, 19)
+        const codes = yield* changes(sql`DELETE FROM enrollment_install_codes WHERE substr(expires_at, 1, 19) < ${at(nowMs - DAY_MS)}`)
+        const expired = yield* changes(sql`UPDATE device_approvals SET status = 'expired', updated_at = ${isoUtc(nowMs)}
+          WHERE status = 'pending' AND substr(created_at, 1, 19) < ${at(nowMs - DAY_MS)}`)
+        const approvals = yield* changes(sql`DELETE FROM device_approvals
+          WHERE status IN ('denied', 'expired') AND substr(updated_at, 1, 19) < ${at(nowMs - 30 * DAY_MS)}`)
+        return { install_codes: codes, approvals_expired: expired, approvals: approvals }
+      }).pipe(Effect.orDie)
+
+    return { listCodes, getCode, insertCode, deleteUnusedCode, listApprovals, getApproval, decide, userIdentifier, prune } as const
   })
 }) {}

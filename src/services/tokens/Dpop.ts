@@ -1,6 +1,7 @@
 // DPoP proof validation (RFC 9449 §4.3), with a persistent `jti` replay store so neither a restart nor
 // a second node reopens the window. spec: auth-enrollment.md §4
 import * as SqlClient from "@effect/sql/SqlClient"
+import { changes } from "../sqlResult.ts"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -108,7 +109,10 @@ export class Dpop extends Effect.Service<Dpop>()("borealis/Dpop", {
       return jkt
     })
 
-    return { verify } as const
+    /** Proof ids past their window (checked proofs also prune now and then). */
+    const prune = (nowSeconds: number) => changes(sql`DELETE FROM dpop_replay WHERE expires_at < ${nowSeconds}`).pipe(Effect.orDie)
+
+    return { verify, prune } as const
   })
 }) {
   static readonly Test = (layer: Layer.Layer<SqlClient.SqlClient>) => Dpop.Default.pipe(Layer.provide(layer))

@@ -13,6 +13,7 @@ import { hashRefreshToken, newRefreshToken } from "../enrollment/encoding.ts"
 import { REFRESH_TOKEN_LIFETIME_DAYS } from "../enrollment/EnrollmentRepo.ts"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../errors.ts"
 import { pyStrOrEmpty } from "../pyValues.ts"
+import { changes } from "../sqlResult.ts"
 import { isoUtc, parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "./AccessTokens.ts"
 import { Dpop, dpopWireError } from "./Dpop.ts"
@@ -162,7 +163,12 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
       return answer
     })
 
-    return { refresh } as const
+    /** Expired refresh tokens, and revoked ones after 90 days (reuse detection needs them until then). */
+    const prune = (nowMs: number) =>
+      changes(sql`DELETE FROM refresh_tokens WHERE substr(expires_at, 1, 19) < ${isoUtc(nowMs).slice(0, 19)}
+          OR (revoked_at IS NOT NULL AND revoked_at != '' AND substr(revoked_at, 1, 19) < ${isoUtc(nowMs - 90 * DAY_MS).slice(0, 19)})`).pipe(Effect.orDie)
+
+    return { refresh, prune } as const
   }),
   dependencies: [DeviceRecords.Default]
 }) {}
