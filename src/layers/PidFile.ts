@@ -5,6 +5,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { EngineConfig } from "./Config.ts"
+import { makePrivateDir } from "./fileModes.ts"
 
 export const pidFileOf = (runtimeRoot: string): string => path.join(runtimeRoot, "engine.pid")
 
@@ -32,7 +33,7 @@ export const PidFileLive = Layer.scopedDiscard(
     const file = pidFileOf(config.runtimeRoot)
     yield* Effect.acquireRelease(
       Effect.sync(() => {
-        fs.mkdirSync(config.runtimeRoot, { recursive: true })
+        makePrivateDir(config.runtimeRoot)
         fs.writeFileSync(file, `${process.pid}\n`)
       }),
       () =>

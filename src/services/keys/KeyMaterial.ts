@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { EngineConfig } from "../../layers/Config.ts"
+import { makePrivateDir } from "../../layers/fileModes.ts"
 import { ensureTlsMaterial, serverNames, type TlsFiles } from "./tls.ts"
 import { type Ed25519Key, keyId, loadJwtKey, loadScriptKey, signDetached } from "./signing.ts"
 import { keyFingerprint, loadOperatorSecret, loadTotpSealKey, makeSealer, operatorTokenKey, type Sealer } from "./operatorSecrets.ts"
@@ -147,7 +148,7 @@ export class KeyMaterial extends Context.Tag("borealis/KeyMaterial")<KeyMaterial
           })
         }
       }
-      fs.mkdirSync(path.join(config.agentCertRoot), { recursive: true })
+      makePrivateDir(config.agentCertRoot)
       const jwt = yield* attempt("access-token signing key", () => loadJwtKey(config.runtimeRoot))
       const script = yield* attempt("script-signing key", () => loadScriptKey(config.serverCertRoot, config.runtimeRoot)).pipe(
         Effect.map(Option.some),

@@ -7,6 +7,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { isIP } from "node:net"
+import { makePrivateDir } from "../../layers/fileModes.ts"
 import { readIfExists, writeSecretFile } from "./files.ts"
 
 type WebCrypto = Parameters<typeof x509.cryptoProvider.set>[0]
@@ -227,7 +228,7 @@ export const ensureTlsMaterial = async (options: {
 }): Promise<EnsuredTls> => {
   const now = options.now ?? new Date()
   const files = tlsFilesIn(options.dir)
-  fs.mkdirSync(options.dir, { recursive: true })
+  makePrivateDir(options.dir)
   const regenerated: Array<string> = []
 
   for (const [name, target] of [[TLS_FILES.cert, files.certFile], [TLS_FILES.key, files.keyFile]] as const) {
