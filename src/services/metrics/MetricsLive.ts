@@ -11,6 +11,13 @@ import { DeviceWriteBehind } from "../presence/DeviceWriteBehind.ts"
 import { AgentRegistry } from "../realtime/AgentRegistry.ts"
 import { METRICS_CONTENT_TYPE, renderMetrics, scrapeSource } from "./metrics.ts"
 
+const LISTENER_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  "referrer-policy": "no-referrer"
+} as const
+
 export const MetricsLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const registry = yield* AgentRegistry
@@ -35,7 +42,13 @@ export const MetricsLive = Layer.scopedDiscard(
 
     if (Option.isSome(config.metricsListen)) {
       const { host, port } = config.metricsListen.value
-      const server = http.createServer((req, res) => {
+      // A bare listener: the same timeouts and security headers as the main one, kept small.
+      const server = http.createServer({
+        headersTimeout: config.http.headersTimeoutMs,
+        requestTimeout: config.http.requestTimeoutMs,
+        keepAliveTimeout: config.http.keepAliveTimeoutMs
+      }, (req, res) => {
+        for (const [name, value] of Object.entries(LISTENER_HEADERS)) res.setHeader(name, value)
         if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
           res.writeHead(404, { "content-type": "application/json" }).end('{"error":"not_found"}')
           return
@@ -45,6 +58,7 @@ export const MetricsLive = Layer.scopedDiscard(
           () => res.writeHead(500, { "content-type": "application/json" }).end('{"error":"internal_error"}')
         )
       })
+      server.setTimeout(config.http.idleTimeoutMs, (socket) => socket.destroy())
       yield* Effect.acquireRelease(
         Effect.async<void, ListenFailed>((resume) => {
           server.once("error", (error: NodeJS.ErrnoException) =>
