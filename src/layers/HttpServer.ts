@@ -17,6 +17,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { Socket } from "node:net"
@@ -24,7 +25,7 @@ import type { Duplex } from "node:stream"
 import type { TLSSocket } from "node:tls"
 import proxyAddr from "proxy-addr"
 import { Server as IoServer } from "socket.io"
-import { cors, reachedOverHttps, requestLog, securityHeaders } from "../http/middleware.ts"
+import { cors, reachedOverHttps, requestLog, securityHeaders, socketIoCors } from "../http/middleware.ts"
 import { BorealisApi } from "../http/Api.ts"
 import { routeMatcher, routeTemplates } from "../http/routes.ts"
 import { notFoundResponse, spaResponse } from "../http/spa.ts"
@@ -56,29 +57,74 @@ export class HttpListener extends Context.Tag("borealis/HttpListener")<HttpListe
 /** The Socket.IO server (namespace `/`); realtime handlers register on it before the port opens. */
 export class SocketIo extends Context.Tag("borealis/SocketIo")<SocketIo, IoServer>() {}
 
-export const originAllowed = (allowed: ReadonlyArray<string>, origin: string | undefined): boolean =>
-  origin === undefined || allowed.includes("*") || allowed.includes(origin)
+/** What the handshake gate decides: a session may open, or not (with the reason code clients see). */
+export type HandshakeVerdict =
+  | { readonly _tag: "Admit" }
+  | { readonly _tag: "Refuse"; readonly reason: string }
 
-export const SocketIoLive: Layer.Layer<SocketIo, never, EngineConfig> = Layer.scoped(
-  SocketIo,
+/**
+ * Decides on an engine.io handshake request (the first polling GET or the websocket upgrade, before
+ * any session exists or any body is read) from its headers; calls `decide` once. The request object
+ * is the one Socket.IO later hands out as `socket.request`, so a gate may key what it learned on it.
+ */
+export type HandshakeGate = (request: http.IncomingMessage, decide: (verdict: HandshakeVerdict) => void) => void
+
+/**
+ * Where the realtime layer installs its handshake gate (this foundation imports no services). Until
+ * one is installed, and after its scope closes, every handshake is refused.
+ */
+export class SocketHandshake extends Context.Tag("borealis/SocketHandshake")<SocketHandshake, {
+  readonly install: (gate: HandshakeGate) => Effect.Effect<void, never, Scope.Scope>
+}>() {}
+
+const refuseAll: HandshakeGate = (_request, decide) => decide({ _tag: "Refuse", reason: "service_unavailable" })
+
+export const SocketIoLive: Layer.Layer<SocketIo | SocketHandshake, never, EngineConfig> = Layer.scopedContext(
   Effect.gen(function*() {
     const config = yield* EngineConfig
-    const origins = config.corsAllowedOrigins
-    return yield* Effect.acquireRelease(
+    let gate = refuseAll
+    const io = yield* Effect.acquireRelease(
       Effect.sync(() =>
         new IoServer({
           path: "/socket.io",
           serveClient: false,
           maxHttpBufferSize: config.socket.maxBufferBytes,
-          cors: { origin: origins.includes("*") ? true : [...origins], credentials: true },
-          // Agents send no Origin; a browser's must be listed (`*` admits any). The check covers the
-          // websocket upgrade too, which CORS headers alone would not.
-          allowRequest: (req, callback) =>
-            originAllowed(origins, req.headers.origin) ? callback(null, true) : callback("Not an accepted origin.", false)
+          // A listed Origin is echoed with credentials; `*` answers `*` without them (never both).
+          cors: socketIoCors(config.corsAllowedOrigins),
+          // engine.io asks only for handshakes (requests without a sid): a refused client never gets a
+          // session, so it cannot send a single message body. Refused polls answer 403
+          // `{"code":4,"message":<reason>}`, refused upgrades 400 with the reason as body.
+          allowRequest: (request, callback) => {
+            let decided = false
+            const decide = (verdict: HandshakeVerdict) => {
+              if (decided) return
+              decided = true
+              if (verdict._tag === "Admit") callback(null, true)
+              else callback(verdict.reason, false)
+            }
+            try {
+              gate(request, decide)
+            } catch {
+              decide({ _tag: "Refuse", reason: "service_unavailable" })
+            }
+          }
         })
       ),
       (io) => Effect.promise(() => io.close().catch(() => undefined))
     )
+    const handshake = SocketHandshake.of({
+      install: (next) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            gate = next
+          }),
+          () =>
+            Effect.sync(() => {
+              gate = refuseAll
+            })
+        ).pipe(Effect.asVoid)
+    })
+    return Context.make(SocketIo, io).pipe(Context.add(SocketHandshake, handshake))
   })
 )
 

@@ -10,14 +10,16 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
-import type { Socket } from "socket.io"
+import type * as http from "node:http"
+import { TLSSocket } from "node:tls"
 import { EngineConfig } from "../layers/Config.ts"
+import { markAuthenticated } from "../layers/ConnectionGuard.ts"
 import { Lifecycle } from "../layers/Lifecycle.ts"
 import { logDebugWith } from "../layers/Logging.ts"
-import { SocketIo } from "../layers/HttpServer.ts"
+import { SocketHandshake, SocketIo } from "../layers/HttpServer.ts"
 import { DeviceAuth } from "../services/deviceAuth/DeviceAuth.ts"
 import { M } from "../services/metrics/metrics.ts"
-import { OperatorAuth } from "../services/operators/OperatorAuth.ts"
+import { type AuthenticatedOperator, OperatorAuth } from "../services/operators/OperatorAuth.ts"
 import { AgentRegistry, type SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { AGENTS_ROOM, OPERATORS_ROOM, RealtimeOutbox } from "../services/realtime/RealtimeOutbox.ts"
 import { agentHandlers, eventServiceTags, type EventContext, type EventServices, operatorHandlers } from "./events.ts"
@@ -33,20 +35,66 @@ export class HandshakeRefused extends Error {
   }
 }
 
-const maskedHeaders = (headers: Readonly<Record<string, string | Array<string> | undefined>>) => ({
+type HeaderMap = Readonly<Record<string, string | Array<string> | undefined>>
+
+const maskedHeaders = (headers: HeaderMap) => ({
   has_authorization: headers["authorization"] !== undefined,
   has_cookie: headers["cookie"] !== undefined,
   agent_context: typeof headers["x-borealis-agent-context"] === "string" ? headers["x-borealis-agent-context"] : undefined
 })
 
-const header = (headers: Readonly<Record<string, string | Array<string> | undefined>>, name: string): string | undefined => {
+const header = (headers: HeaderMap, name: string): string | undefined => {
   const v = headers[name]
   return Array.isArray(v) ? v[0] : v
 }
 
+/** `scheme://host[:port]` as the WHATWG URL parser normalises it (default port dropped), or undefined. */
+const originOf = (value: string): string | undefined => {
+  try {
+    const url = new URL(value)
+    return url.protocol === "http:" || url.protocol === "https:" ? `${url.protocol}//${url.host}` : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export interface HandshakeOrigin {
+  /** The `Origin` header (absent for agents and other non-browser clients). */
+  readonly origin: string | undefined
+  /** The `Host` header the browser sent with it. */
+  readonly host: string | undefined
+  /** The handshake arrived over this listener's TLS. */
+  readonly tls: boolean
+  readonly allowedOrigins: ReadonlyArray<string>
+  readonly publicBaseUrl: Option.Option<string>
+}
+
+/**
+ * May a socket authenticated by the operator's cookies come from this Origin? A browser sends those
+ * cookies with any page's websocket, so: no Origin, the page's own origin (Origin host:port = Host,
+ * https under TLS; behind a TLS-terminating proxy either scheme, or BOREALIS_PUBLIC_BASE_URL's
+ * origin), or one listed exactly in BOREALIS_CORS_ALLOWED_ORIGINS. `*` and `null` never count.
+ */
+export const cookieOriginAllowed = (input: HandshakeOrigin): boolean => {
+  const { origin } = input
+  if (origin === undefined) return true
+  if (origin === "null" || origin === "*") return false
+  if (input.allowedOrigins.includes(origin)) return true
+  const presented = originOf(origin)
+  if (presented === undefined) return false
+  if (Option.exists(input.publicBaseUrl, (base) => originOf(base) === presented)) return true
+  if (input.host === undefined || input.host === "") return false
+  const schemes = input.tls ? ["https:"] : ["http:", "https:"]
+  return schemes.some((scheme) => originOf(`${scheme}//${input.host}`) === presented)
+}
+
+/** Credentials a browser attaches by itself to any page's request (cookies), unlike a header a page must set. */
+const ambient = (via: AuthenticatedOperator["via"]): boolean => via === "session" || via === "cookie"
+
 export const RealtimeLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const io = yield* SocketIo
+    const handshake = yield* SocketHandshake
     const config = yield* EngineConfig
     const registry = yield* AgentRegistry
     const deviceAuth = yield* DeviceAuth
@@ -59,46 +107,73 @@ export const RealtimeLive = Layer.scopedDiscard(
     // app's whole context (every service) copied per event was most of what a heartbeat allocated.
     const eventContext = Context.pick(...eventServiceTags)(yield* Effect.context<EventServices>())
     const runIn = yield* FiberMap.runtime(fibers)<EventServices>().pipe(Effect.mapInputContext((_: Context.Context<never>) => eventContext))
+    /** Who each admitted handshake request authenticated as; Socket.IO hands the same object out as `socket.request`. */
+    const admitted = new WeakMap<http.IncomingMessage, SocketIdentity>()
 
     /**
      * Handshake: an agent presents `Authorization: Bearer <access token>` (checked like any agent
-     * request); a browser presents its operator session cookie; anything else is refused unless
-     * BOREALIS_SOCKET_ALLOW_ANONYMOUS admits pre-token agents.
+     * request); a browser presents its operator session cookie (and must come from an allowed
+     * Origin); anything else is refused unless BOREALIS_SOCKET_ALLOW_ANONYMOUS admits pre-token agents.
      */
-    const identify = (socket: Socket) =>
+    const identify = (request: http.IncomingMessage) =>
       Effect.gen(function*() {
-        const headers = socket.handshake.headers
+        const headers = request.headers
         const authorization = header(headers, "authorization")
         const cookie = header(headers, "cookie")
+        const asOperator = (operator: AuthenticatedOperator) => {
+          const crossSite = ambient(operator.via) && !cookieOriginAllowed({
+            origin: header(headers, "origin"),
+            host: header(headers, "host"),
+            tls: request.socket instanceof TLSSocket,
+            allowedOrigins: config.corsAllowedOrigins,
+            publicBaseUrl: config.publicBaseUrl
+          })
+          return crossSite
+            ? Effect.fail(new HandshakeRefused("origin_not_allowed"))
+            : Effect.succeed<SocketIdentity>({
+              _tag: "Operator",
+              username: operator.username,
+              role: operator.role,
+              // the account and session it was opened with, so revoking either cuts it (ws/revocations.ts)
+              userId: operator.userId,
+              sessionHash: operator.sessionHash,
+              expiresAt: operator.expiresAt
+            })
+        }
         if (authorization !== undefined && authorization.startsWith("Bearer ")) {
           const device = yield* Effect.either(deviceAuth.authenticate({ authorization, agentContext: header(headers, "x-borealis-agent-context") }))
           if (device._tag === "Right") {
             return { _tag: "Agent", guid: device.right.guid, hostname: device.right.hostname, serviceMode: device.right.serviceMode } satisfies SocketIdentity as SocketIdentity
           }
           // Not a device token: perhaps an operator's bearer token.
-          const operator = yield* operators.resolveOperator({ cookie, authorization })
-          if (Option.isSome(operator)) return { _tag: "Operator", username: operator.value.username, role: operator.value.role } as SocketIdentity
+          const operator = yield* operators.authenticate({ cookie, authorization })
+          if (Option.isSome(operator)) return yield* asOperator(operator.value)
           return yield* Effect.fail(new HandshakeRefused(device.left.error))
         }
         if (cookie !== undefined) {
-          const operator = yield* operators.resolveOperator({ cookie, authorization })
-          if (Option.isSome(operator)) return { _tag: "Operator", username: operator.value.username, role: operator.value.role } as SocketIdentity
+          const operator = yield* operators.authenticate({ cookie, authorization })
+          if (Option.isSome(operator)) return yield* asOperator(operator.value)
         }
         if (config.socket.allowAnonymous) return { _tag: "LegacyAgent" } as SocketIdentity
         return yield* Effect.fail(new HandshakeRefused("not_authenticated"))
       })
 
-    io.use((socket, next) => {
+    // The decision is taken on engine.io's handshake request, before a session exists: an
+    // unauthenticated client never gets one, so it cannot send message bodies (up to
+    // BOREALIS_SOCKET_MAX_BUFFER_BYTES) at all.
+    yield* handshake.install((request, decide) => {
+      const transport = new URLSearchParams((request.url ?? "").split("?")[1] ?? "").get("transport") ?? undefined
       Runtime.runCallback(runtime)(
-        identify(socket).pipe(
-          Effect.tap((identity) =>
-            Effect.logInfo("socket-connect").pipe(
-              Effect.annotateLogs({ sid: socket.id, ip: socket.handshake.address, transport: socket.conn.transport.name, as: identity._tag, ...maskedHeaders(socket.handshake.headers) })
-            )
-          ),
+        identify(request).pipe(
           Effect.tapError((refused) =>
             Effect.zipRight(Effect.sync(() => M.socketRefused.inc({ reason: refused.message })), Effect.logInfo("socket-refused")).pipe(
-              Effect.annotateLogs({ sid: socket.id, ip: socket.handshake.address, reason: refused.message, ...maskedHeaders(socket.handshake.headers) })
+              Effect.annotateLogs({
+                ip: request.socket.remoteAddress,
+                transport,
+                reason: refused.message,
+                origin: header(request.headers, "origin"),
+                ...maskedHeaders(request.headers)
+              })
             )
           ),
           // A storage fault during the check is transient: the client retries, nothing is revoked.
@@ -110,15 +185,33 @@ export const RealtimeLive = Layer.scopedDiscard(
         {
           onExit: (exit) => {
             if (exit._tag === "Success") {
-              socket.data.identity = exit.value
-              next()
+              admitted.set(request, exit.value)
+              // An authenticated connection no longer counts against its address's unauthenticated cap.
+              if (exit.value._tag !== "LegacyAgent") markAuthenticated(request.socket)
+              decide({ _tag: "Admit" })
             } else {
               const failure = Cause.failureOption(exit.cause)
-              next(Option.isSome(failure) ? failure.value : new HandshakeRefused("service_unavailable"))
+              decide({ _tag: "Refuse", reason: Option.isSome(failure) ? failure.value.message : "service_unavailable" })
             }
           }
         }
       )
+    })
+
+    // Only reads what the handshake established: the Socket.IO CONNECT is acknowledged at once.
+    io.use((socket, next) => {
+      const identity = admitted.get(socket.request)
+      if (identity === undefined) {
+        next(new HandshakeRefused("not_authenticated"))
+        return
+      }
+      socket.data.identity = identity
+      Runtime.runSync(runtime)(
+        Effect.logInfo("socket-connect").pipe(
+          Effect.annotateLogs({ sid: socket.id, ip: socket.handshake.address, transport: socket.conn.transport.name, as: identity._tag, ...maskedHeaders(socket.handshake.headers) })
+        )
+      )
+      next()
     })
 
     io.on("connection", (socket) => {

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client"
+import WebSocket from "ws"
 import type { TestAgent } from "../support/agent.ts"
 import { startEngine, tempRoot, type RunningEngine } from "../support/engine.ts"
 import { adminClient, enrolledAgent, sql } from "../support/enrollment.ts"
@@ -29,20 +30,46 @@ const open = (engine: RunningEngine, headers: Record<string, string>, transports
     (socket) => Effect.sync(() => socket.close())
   )
 
+/**
+ * Refused at engine.io's handshake: socket.io-client gets a connect_error (a transport error now, no
+ * data), and the handshake's answer (400, as an agent's websocket sees it) carries the reason code.
+ */
 const refused = (engine: RunningEngine, headers: Record<string, string>) =>
-  Effect.flip(Effect.scoped(Effect.tryPromise({ catch: (error) => error as Error, try: () =>
-    new Promise<void>((resolve, reject) => {
-      const socket = ioClient(engine.url, { transports: ["websocket"], ca: engine.ca, extraHeaders: headers, reconnection: false, timeout: 5000 } as never)
-      socket.once("connect", () => {
-        socket.close()
-        resolve()
+  Effect.gen(function*() {
+    yield* Effect.flip(Effect.tryPromise({ catch: (error) => error as Error, try: () =>
+      new Promise<void>((resolve, reject) => {
+        const socket = ioClient(engine.url, { transports: ["websocket"], ca: engine.ca, extraHeaders: headers, reconnection: false, timeout: 5000 } as never)
+        socket.once("connect", () => {
+          socket.close()
+          resolve()
+        })
+        socket.once("connect_error", (error: Error & { data?: unknown }) => {
+          socket.close()
+          reject(error)
+        })
       })
-      socket.once("connect_error", (error: Error & { data?: unknown }) => {
-        socket.close()
-        reject(error)
+    }))
+    const answer = yield* promise(() =>
+      new Promise<{ readonly status: number; readonly body: string }>((resolve, reject) => {
+        const ws = new WebSocket(`${engine.url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`, { headers, ...(engine.ca ? { ca: engine.ca } : {}) })
+        ws.once("open", () => {
+          ws.terminate()
+          resolve({ status: 101, body: "" })
+        })
+        ws.once("unexpected-response", (request, response) => {
+          const chunks: Array<Buffer> = []
+          response.on("data", (c: Buffer) => chunks.push(c))
+          response.on("end", () => {
+            request.destroy()
+            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") })
+          })
+        })
+        ws.once("error", reject)
       })
-    })
-  })))
+    )
+    expect(answer.status).toBe(400)
+    return { message: answer.body }
+  })
 
 const agentHeaders = (agent: TestAgent) => ({ authorization: `Bearer ${agent.accessToken}`, "x-borealis-agent-context": "SYSTEM" })
 const operatorHeaders = (admin: Client) => ({ cookie: admin.cookieHeader() ?? "" })
