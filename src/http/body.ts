@@ -5,6 +5,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { EngineConfig } from "../layers/Config.ts"
 import { PayloadTooLarge } from "../services/errors.ts"
 
 export type JsonObject = Readonly<Record<string, unknown>>
@@ -39,3 +40,17 @@ export const jsonObject: Effect.Effect<JsonObject, PayloadTooLarge, HttpServerRe
   bodyText,
   parseJsonObject
 )
+
+/**
+ * A route that takes no credentials (enrollment, refresh, login, MFA, recap reports) reads its body
+ * under the lower BOREALIS_MAX_UNAUTHENTICATED_BODY_BYTES limit: nobody can make the server buffer
+ * megabytes before saying who they are.
+ */
+export const beforeAuthentication = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | EngineConfig> =>
+  Effect.flatMap(EngineConfig, (config) =>
+    Effect.provideService(
+      effect,
+      IncomingMessage.MaxBodySize,
+      // Never above the general limit (BOREALIS_MAX_BODY_BYTES) when that one is set lower.
+      Option.some(Math.min(config.http.maxUnauthenticatedBodyBytes, config.maxBodyBytes) as never)
+    ))

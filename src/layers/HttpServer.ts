@@ -25,7 +25,7 @@ import type { Duplex } from "node:stream"
 import type { TLSSocket } from "node:tls"
 import proxyAddr from "proxy-addr"
 import { Server as IoServer } from "socket.io"
-import { cors, reachedOverHttps, requestLog, securityHeaders, socketIoCors } from "../http/middleware.ts"
+import { addSocketIoSecurityHeaders, cors, reachedOverHttps, requestLog, securityHeaders, socketIoCors } from "../http/middleware.ts"
 import { BorealisApi } from "../http/Api.ts"
 import { routeMatcher, routeTemplates } from "../http/routes.ts"
 import { notFoundResponse, spaResponse } from "../http/spa.ts"
@@ -128,9 +128,11 @@ export const SocketIoLive: Layer.Layer<SocketIo | SocketHandshake, never, Engine
   })
 )
 
+/** Answers written straight to the socket (outside the app), with the same security headers as any answer. */
 const errorAnswer = (status: string, body: string) =>
   Buffer.from(
-    `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n` +
+      `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   )
 const MALFORMED = errorAnswer("400 Bad Request", "{\"error\":\"invalid_request\"}")
 /** Headers or body not received within BOREALIS_HTTP_HEADERS/REQUEST_TIMEOUT_SECONDS. */
@@ -336,6 +338,8 @@ export const HttpServerLive: Layer.Layer<
     // After our handler is registered: engine.io wraps the request listeners so `/socket.io/` (and
     // its websocket upgrades) go to Socket.IO and everything else reaches the Effect app.
     io.attach(server)
+    // Socket.IO's own answers (polling, handshakes) carry the same security headers as the app's.
+    addSocketIoSecurityHeaders(io, { hsts: reachedOverHttps(Option.isSome(tls), config.publicBaseUrl) })
     // A long-polling GET is held by engine.io until it has a packet or its next ping (pingInterval),
     // writing nothing meanwhile: the idle timeout must not cut it. Once the answer has started, a
     // client that stops reading it is idle like any other.

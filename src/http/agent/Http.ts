@@ -13,7 +13,7 @@ import { TokenRefresh } from "../../services/tokens/TokenRefresh.ts"
 import { AccessTokens } from "../../services/tokens/AccessTokens.ts"
 import { M } from "../../services/metrics/metrics.ts"
 import { BorealisApi } from "../Api.ts"
-import { jsonObject } from "../body.ts"
+import { beforeAuthentication, jsonObject } from "../body.ts"
 import { clientIp, peerIsTrusted } from "../clientIp.ts"
 import { connectionAuthenticated } from "../connection.ts"
 import { dpopHeaderValues, publicRequestUrl } from "../requestUrl.ts"
@@ -73,13 +73,13 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
     return handlers
       .handleRaw("enrollRequest", ({ request }) =>
         Effect.gen(function*() {
-          const body = yield* jsonObject
+          const body = yield* beforeAuthentication(jsonObject)
           const remoteAddr = yield* clientIp
           return yield* enrollment.request({ body, remoteAddr, context: request.headers[AGENT_CONTEXT_HEADER] })
         }).pipe(counted(M.enrollmentRequests, () => "pending")))
       .handleRaw("enrollPoll", () =>
         Effect.gen(function*() {
-          const answer = yield* enrollment.poll(yield* jsonObject).pipe(
+          const answer = yield* enrollment.poll(yield* beforeAuthentication(jsonObject)).pipe(
             counted(M.enrollmentPolls, (a) =>
               a._tag === "Status" ? a.body.status : "access_token" in a.body ? "approved" : a.body["detail"] === "finalized" ? "finalized" : String(a.body["status"]))
           )
@@ -90,7 +90,7 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
         }))
       .handleRaw("tokenRefresh", ({ request }) =>
         Effect.gen(function*() {
-          const body = yield* jsonObject
+          const body = yield* beforeAuthentication(jsonObject)
           const dpop = dpopOf(request, config, tls)
           const remoteAddr = yield* clientIp
           const answer = yield* refresh.refresh({ body, dpop, remoteAddr })

@@ -6,6 +6,7 @@ import { EngineConfig } from "../../layers/Config.ts"
 import { MFA_COOKIE, OperatorAuth, parseCookies } from "../../services/operators/OperatorAuth.ts"
 import { BorealisApi } from "../Api.ts"
 import { clientIp } from "../clientIp.ts"
+import { beforeAuthentication } from "../body.ts"
 import { operatorJson } from "../operatorBody.ts"
 import { CurrentOperator } from "./Middleware.ts"
 import { clearAuthCookies, setChallengeCookie, setLoginCookies } from "./cookies.ts"
@@ -22,7 +23,7 @@ export const AuthLive = HttpApiBuilder.group(BorealisApi, "auth", (handlers) =>
     return handlers
       .handleRaw("login", () =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
+          const payload = yield* beforeAuthentication(operatorJson)
           const outcome = yield* auth.login(payload, yield* clientInfo)
           if (outcome._tag === "LoginSuccess") {
             const body = { status: "ok", username: outcome.username, role: outcome.role, token: outcome.token }
@@ -43,7 +44,7 @@ export const AuthLive = HttpApiBuilder.group(BorealisApi, "auth", (handlers) =>
       .handleRaw("mfaVerify", ({ request }) =>
         Effect.gen(function*() {
           const challenge = parseCookies(request.headers["cookie"])[MFA_COOKIE]
-          const payload = yield* operatorJson
+          const payload = yield* beforeAuthentication(operatorJson)
           const outcome = yield* auth.verifyMfa(challenge === "" ? undefined : challenge, payload, yield* clientInfo)
           const body = { status: "ok", username: outcome.username, role: outcome.role, token: outcome.token }
           return setLoginCookies(HttpServerResponse.unsafeJson(body), debug, outcome.session, outcome.token)

@@ -8,7 +8,7 @@ import { firstParam, ScheduledJobs } from "../../services/jobs/ScheduledJobs.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../Api.ts"
 import { clientIp } from "../clientIp.ts"
-import { jsonObject } from "../body.ts"
+import { beforeAuthentication, jsonObject } from "../body.ts"
 import { operatorJson } from "../operatorBody.ts"
 
 export const ScheduledJobsLive = HttpApiBuilder.group(BorealisApi, "scheduledJobs", (handlers) =>
@@ -55,6 +55,6 @@ export const AnsibleLive = HttpApiBuilder.group(BorealisApi, "ansible", (handler
             Effect.map((d) => Option.some(d.guid)),
             Effect.orElseSucceed(() => Option.none<string>())
           )
-        return yield* results.recap(yield* jsonObject, { clientIp: yield* clientIp, deviceGuid: device })
+        return yield* results.recap(yield* beforeAuthentication(jsonObject), { clientIp: yield* clientIp, deviceGuid: device })
       }))
   }))
