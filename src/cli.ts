@@ -11,7 +11,7 @@ import { approvalsCommand } from "./cli/approvals.ts"
 import { backupCommand, restoreCommand } from "./cli/backup.ts"
 import { codesCommand } from "./cli/codes.ts"
 import { devicesCommand } from "./cli/devices.ts"
-import { CliServicesLive } from "./cli/runtime.ts"
+import { cliColors, CliServicesLive, stripAnsi, withCliColors } from "./cli/runtime.ts"
 import { usersCommand } from "./cli/users.ts"
 
 // Built only when one of these runs, so `--help` never opens (or creates) a database.
@@ -30,14 +30,19 @@ export const borealis = Command.make("borealis").pipe(
 
 export const runCli = Command.run(borealis, { name: "borealis", version: "0.1.0" })
 
+// Help and usage errors are coloured on a terminal only (NO_COLOR, FORCE_COLOR, pipes: see cliColors).
+const colors = cliColors()
+
 runCli(process.argv).pipe(
+  (cli) => withCliColors(cli, colors),
   Effect.provide(NodeContext.layer),
   Effect.tapErrorCause((cause) =>
     Effect.sync(() => {
       process.exitCode = 1
       // Usage errors were already printed with the help text.
       if (cause._tag === "Fail" && ValidationError.isValidationError(cause.error)) return
-      process.stderr.write(`borealis: ${String(cause)}\n`)
+      const text = `borealis: ${String(cause)}\n`
+      process.stderr.write(colors.stderr ? text : stripAnsi(text))
     })),
   Effect.ignore,
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })

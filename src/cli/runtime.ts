@@ -26,6 +26,59 @@ const cliLogger = Logger.make(({ logLevel, message, annotations }) => {
   process.stderr.write(`${logLevel.label.toLowerCase()}: ${escapeControls(text + extra)}\n`)
 })
 
+/**
+ * Colours are for terminals. @effect/cli renders help, usage and its error messages with ANSI SGR
+ * codes (@effect/printer-ansi has no plain mode), so the CLI's Console strips them from what goes to
+ * a stream that should stay plain. Per stream: NO_COLOR set and non-empty (no-color.org) → plain;
+ * else FORCE_COLOR set and non-empty → colours, unless it is `0` or `false`; else colours only on a
+ * TTY whose TERM is not `dumb`.
+ */
+export const colorsEnabled = (stream: { readonly isTTY?: boolean | undefined }, env: NodeJS.ProcessEnv = process.env): boolean => {
+  const noColor = env["NO_COLOR"]
+  if (noColor !== undefined && noColor !== "") return false
+  const force = env["FORCE_COLOR"]
+  if (force !== undefined && force !== "") return force !== "0" && force.toLowerCase() !== "false"
+  return stream.isTTY === true && env["TERM"] !== "dumb"
+}
+
+/** CSI sequences (SGR colours, cursor moves) and OSC sequences (hyperlinks, titles). */
+const ANSI_SEQUENCE = /\u001b\[[0-?]*[ -\/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g
+
+export const stripAnsi = (text: string): string => text.replace(ANSI_SEQUENCE, "")
+
+export interface CliColors {
+  readonly stdout: boolean
+  readonly stderr: boolean
+}
+
+/** This process's decision, made once: stdout and stderr each by their own TTY-ness. */
+export const cliColors = (): CliColors => ({ stdout: colorsEnabled(process.stdout), stderr: colorsEnabled(process.stderr) })
+
+/**
+ * `base` with the ANSI sequences of string arguments removed on the streams without colours
+ * (Node's console: log/info/debug → stdout; error/warn/trace → stderr).
+ */
+export const colorAwareConsole = (base: Console.Console, colors: CliColors): Console.Console => {
+  if (colors.stdout && colors.stderr) return base
+  const plain = (enabled: boolean) => (args: ReadonlyArray<unknown>): ReadonlyArray<unknown> =>
+    enabled ? args : args.map((arg) => (typeof arg === "string" ? stripAnsi(arg) : arg))
+  const out = plain(colors.stdout)
+  const err = plain(colors.stderr)
+  return {
+    ...base,
+    log: (...args) => base.log(...out(args)),
+    info: (...args) => base.info(...out(args)),
+    debug: (...args) => base.debug(...out(args)),
+    error: (...args) => base.error(...err(args)),
+    warn: (...args) => base.warn(...err(args)),
+    trace: (...args) => base.trace(...err(args))
+  }
+}
+
+/** Run `effect` (the whole CLI) with the colour-aware Console. */
+export const withCliColors = <A, E, R>(effect: Effect.Effect<A, E, R>, colors: CliColors = cliColors()): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.console, (base) => Effect.withConsole(effect, colorAwareConsole(base, colors)))
+
 export const CliLoggingLive = Layer.merge(
   Logger.replace(Logger.defaultLogger, cliLogger),
   Logger.minimumLogLevel(LogLevel.Warning)
