@@ -143,6 +143,9 @@ export const RealtimeLive = Layer.scopedDiscard(
         if (authorization !== undefined && authorization.startsWith("Bearer ")) {
           const device = yield* Effect.either(deviceAuth.authenticate({ authorization, agentContext: header(headers, "x-borealis-agent-context") }))
           if (device._tag === "Right") {
+            // A quarantined device keeps its REST access (as the original) but gets no socket, so
+            // nothing is dispatched to it until an operator restores it.
+            if (device.right.status === "quarantined") return yield* Effect.fail(new HandshakeRefused("device_quarantined"))
             return { _tag: "Agent", guid: device.right.guid, hostname: device.right.hostname, serviceMode: device.right.serviceMode } satisfies SocketIdentity as SocketIdentity
           }
           // Not a device token: perhaps an operator's bearer token.
@@ -264,7 +267,28 @@ export const RealtimeLive = Layer.scopedDiscard(
         }
       })
 
+      // An operator socket lives as long as its session: at the session's deadline it is checked
+      // again (a session in use moves its deadline on), and cut once the session is over.
+      let sessionCheck: ReturnType<typeof setTimeout> | undefined
+      const checkSessionAt = (deadline: number) => {
+        const wait = Math.max(1000, Math.min(deadline * 1000 - Date.now(), 2 ** 31 - 1))
+        sessionCheck = setTimeout(() => {
+          if (identity._tag !== "Operator" || identity.sessionHash === undefined) return
+          Runtime.runCallback(runtime)(operators.sessionAlive(identity.sessionHash), {
+            onExit: (exit) => {
+              if (exit._tag === "Success" && Option.isSome(exit.value)) return checkSessionAt(exit.value.value)
+              if (exit._tag === "Failure") return checkSessionAt(Date.now() / 1000 + 60)
+              Runtime.runFork(runtime)(Effect.logInfo("sockets-cut").pipe(Effect.annotateLogs({ kind: "OperatorSession", reason: "expired", sockets: 1 })))
+              socket.disconnect(true)
+            }
+          })
+        }, wait)
+        sessionCheck.unref()
+      }
+      if (identity._tag === "Operator" && identity.sessionHash !== undefined && identity.expiresAt !== undefined) checkSessionAt(identity.expiresAt)
+
       socket.on("disconnect", (reason) => {
+        if (sessionCheck !== undefined) clearTimeout(sessionCheck)
         mailbox.length = 0
         M.socketDisconnects.inc({ kind })
         // At shutdown every socket closes at once: the registry and the drain fibers go with the
