@@ -312,8 +312,9 @@ export class SimAgent implements RawSocketHandlers, Wakeable {
       stats.error(`drop:${closeLabel(info)}`)
     }
     if (this.state === STATE_IDLE) return
-    // Refused credentials: refresh before the next attempt (a real agent refreshes, then re-enrolls on 401).
-    if ((info.kind === "handshake_http" && info.status === 401) || info.kind === "connect_error") this.needsRefresh = true
+    // Refused credentials: refresh before the next attempt (a real agent refreshes, then re-enrolls on
+    // 401). The Engine refuses a websocket handshake with 400 and its reason (e.g. token_expired).
+    if ((info.kind === "handshake_http" && (info.status === 400 || info.status === 401)) || info.kind === "connect_error") this.needsRefresh = true
     this.scheduleReconnect(now)
   }
 
