@@ -184,11 +184,15 @@ export const reachedOverHttps = (listenerTls: boolean, publicBaseUrl: Option.Opt
  * Security headers on every answer of the app (API, static files, SPA fallback, 404/405, errors).
  * `hsts` per {@link reachedOverHttps}.
  */
-export const securityHeaders = (options: { readonly hsts: boolean }) =>
-  HttpMiddleware.make((app) =>
+export const securityHeaders = (options: { readonly hsts: boolean }) => {
+  // Two fixed sets, built once: this runs on every answer, agents' hot paths included.
+  const page = securityHeadersFor("text/html", options)
+  const resource = securityHeadersFor(undefined, options)
+  return HttpMiddleware.make((app) =>
     Effect.map(app, (response) =>
-      HttpServerResponse.setHeaders(response, securityHeadersFor(response.headers["content-type"], options)))
+      HttpServerResponse.setHeaders(response, runsAsPage(response.headers["content-type"]) ? page : resource))
   )
+}
 
 /**
  * The same headers on Socket.IO's own answers (polling responses, the websocket handshake), which
