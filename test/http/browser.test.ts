@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url"
 import type { Page } from "playwright-core"
 import { PAGE_CSP, RESOURCE_CSP } from "../../src/http/middleware.ts"
 import { browserUnavailable, launchBrowser } from "../support/browser.ts"
-import { startEngine, tempRoot } from "../support/engine.ts"
+import { rootWithStatic, startEngine } from "../support/engine.ts"
 import { adminClient, enrolledAgent } from "../support/enrollment.ts"
 
 const unavailable = browserUnavailable()
@@ -29,15 +29,7 @@ const STATIC = {
   "app.js": "document.getElementById(\"marker\").dataset.external = \"ran\"\n"
 }
 
-const withStatic = (files: Record<string, string>) => {
-  const root = tempRoot()
-  for (const [name, content] of Object.entries(files)) {
-    const file = path.join(root, "static", name)
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    fs.writeFileSync(file, content)
-  }
-  return root
-}
+const withStatic = rootWithStatic
 
 /** Screenshots for a human to look at: under reports/ (ignored by git), which outlives the run's TMPDIR. */
 const SCREENSHOTS = fileURLToPath(new URL("../../reports/browser/", import.meta.url))

@@ -11,19 +11,11 @@ import * as path from "node:path"
 import { Server as IoServer } from "socket.io"
 import { addSocketIoSecurityHeaders, PAGE_CSP, RESOURCE_CSP, socketIoCors } from "../../src/http/middleware.ts"
 import { staticFileFor } from "../../src/http/spa.ts"
-import { startEngine, tempRoot } from "../support/engine.ts"
+import { startEngine, rootWithStatic, tempRoot } from "../support/engine.ts"
 import { Client, type Reply } from "../support/http.ts"
 import { login } from "../support/operators.ts"
 
-const withStatic = (files: Record<string, string>) => {
-  const root = tempRoot()
-  for (const [name, content] of Object.entries(files)) {
-    const file = path.join(root, "static", name)
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    fs.writeFileSync(file, content)
-  }
-  return root
-}
+const withStatic = rootWithStatic
 
 const SPA = { "index.html": "<!doctype html><title>app</title>", "assets/app.js": "console.log(1)", "robots.txt": "ok" }
 

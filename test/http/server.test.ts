@@ -7,19 +7,11 @@ import * as tls from "node:tls"
 import { io as ioClient } from "socket.io-client"
 import { corsGrant, corsHeaders } from "../../src/http/middleware.ts"
 import { staticFileFor } from "../../src/http/spa.ts"
-import { startEngine, tempRoot } from "../support/engine.ts"
+import { startEngine, rootWithStatic, tempRoot } from "../support/engine.ts"
 import type { Client } from "../support/http.ts"
 import { runPython } from "../support/python.ts"
 
-const withStatic = (files: Record<string, string>) => {
-  const root = tempRoot()
-  for (const [name, content] of Object.entries(files)) {
-    const file = path.join(root, "static", name)
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    fs.writeFileSync(file, content)
-  }
-  return root
-}
+const withStatic = rootWithStatic
 
 type CorsRow = readonly [origin: string | undefined, allowOrigin: string | undefined, credentials: string | undefined, vary: boolean]
 

@@ -15,6 +15,17 @@ import { Client } from "./http.ts"
 
 export const tempRoot = (prefix = "borealis-test-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 
+/** A temp root whose static folder (the web UI's) holds `files` (name → content). */
+export const rootWithStatic = (files: Record<string, string>): string => {
+  const root = tempRoot()
+  for (const [name, content] of Object.entries(files)) {
+    const file = path.join(root, "static", name)
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, content)
+  }
+  return root
+}
+
 export interface RunningEngine {
   readonly root: string
   readonly url: string

@@ -9,7 +9,6 @@ import * as fs from "node:fs"
 import * as https from "node:https"
 import * as path from "node:path"
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client"
-import WebSocket from "ws"
 import { DEVICE_AUTH_LIMIT } from "../../src/services/deviceAuth/DeviceAuth.ts"
 import { SocketIo } from "../../src/layers/HttpServer.ts"
 import { cookieOriginAllowed } from "../../src/ws/Realtime.ts"
@@ -18,6 +17,7 @@ import { type RunningEngine, startEngine } from "../support/engine.ts"
 import { adminClient, enrolledAgent } from "../support/enrollment.ts"
 import type { Client } from "../support/http.ts"
 import { runPython } from "../support/python.ts"
+import { rawUpgrade } from "../support/sockets.ts"
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
@@ -52,26 +52,7 @@ const kept = (engine: RunningEngine, headers: Record<string, string>) =>
     ({ socket }) => Effect.sync(() => socket.close())
   )
 
-/** The answer to a raw websocket upgrade: 101, or engine.io's refusal (status and body: the reason code). */
-const upgrade = (engine: RunningEngine, headers: Record<string, string>) =>
-  promise(() =>
-    new Promise<{ readonly status: number; readonly body: string }>((resolve, reject) => {
-      const ws = new WebSocket(`${engine.url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`, { headers, ...(engine.ca ? { ca: engine.ca } : {}) })
-      ws.once("open", () => {
-        ws.terminate()
-        resolve({ status: 101, body: "" })
-      })
-      ws.once("unexpected-response", (request, response) => {
-        const chunks: Array<Buffer> = []
-        response.on("data", (c: Buffer) => chunks.push(c))
-        response.on("end", () => {
-          request.destroy()
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") })
-        })
-      })
-      ws.once("error", reject)
-    })
-  )
+const upgrade = rawUpgrade
 
 /** Refused: socket.io-client gets connect_error, and the handshake answer names the reason. */
 const refusal = (engine: RunningEngine, headers: Record<string, string>) =>

@@ -5,10 +5,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client"
-import WebSocket from "ws"
 import type { TestAgent } from "../support/agent.ts"
 import { startEngine, tempRoot, type RunningEngine } from "../support/engine.ts"
 import { adminClient, enrolledAgent, sql } from "../support/enrollment.ts"
+import { rawUpgrade } from "../support/sockets.ts"
 import type { Client } from "../support/http.ts"
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
@@ -49,24 +49,7 @@ const refused = (engine: RunningEngine, headers: Record<string, string>) =>
         })
       })
     }))
-    const answer = yield* promise(() =>
-      new Promise<{ readonly status: number; readonly body: string }>((resolve, reject) => {
-        const ws = new WebSocket(`${engine.url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`, { headers, ...(engine.ca ? { ca: engine.ca } : {}) })
-        ws.once("open", () => {
-          ws.terminate()
-          resolve({ status: 101, body: "" })
-        })
-        ws.once("unexpected-response", (request, response) => {
-          const chunks: Array<Buffer> = []
-          response.on("data", (c: Buffer) => chunks.push(c))
-          response.on("end", () => {
-            request.destroy()
-            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") })
-          })
-        })
-        ws.once("error", reject)
-      })
-    )
+    const answer = yield* rawUpgrade(engine, headers)
     expect(answer.status).toBe(400)
     return { message: answer.body }
   })
