@@ -3,6 +3,7 @@
 // security headers arrive as sent. Skipped, loudly, only where Chromium is not installed.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as TestServices from "effect/TestServices"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -133,6 +134,9 @@ describe.skipIf(unavailable !== undefined)("in a real browser (Chromium)", () =>
       expect(child?.url()).toMatch(/^chrome-error:/)
       const framedText = yield* promise(() => (child === undefined ? Promise.resolve("") : child.innerText("body", { timeout: 2000 }).catch(() => "")))
       expect(framedText).not.toContain("static page")
-      expect(framing.consoleLines.some((line) => /frame-ancestors 'none'/.test(line) && /blocked/.test(line))).toBe(true)
+      // The browser's console message may arrive after the load event under load: give it a moment.
+      const explained = () => framing.consoleLines.some((line) => /frame-ancestors 'none'/.test(line) && /blocked/.test(line))
+      for (let i = 0; i < 50 && !explained(); i++) yield* TestServices.provideLive(Effect.sleep("100 millis"))
+      expect(explained()).toBe(true)
     }))
 })
