@@ -12,7 +12,7 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import { EngineConfig } from "../../layers/Config.ts"
 import { logDebugWith } from "../../layers/Logging.ts"
-import { hostnameKey } from "../devices/identity.ts"
+import { capText, hostnameKey } from "../devices/identity.ts"
 import { DeviceWriteBehind, type DeviceColumns, type DeviceMatch } from "../presence/DeviceWriteBehind.ts"
 import {
   COLLECTOR_ACTIVE_SECONDS,
@@ -146,7 +146,8 @@ export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
   mailboxCapacity: 16384
 }
 
-const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v))
+/** A payload field as text, capped (hostnames, OS names and users an agent reports end up stored). */
+const str = (v: unknown): string => capText(typeof v === "string" ? v : v === undefined || v === null ? "" : String(v), 1024)
 const freeze = (r: MutableRecord): AgentRecord => ({ ...r })
 
 const indexAdd = (index: Map<string, Set<string>>, key: string, id: string) => {
