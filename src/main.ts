@@ -2,7 +2,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AppLive } from "./layers/App.ts"
+import { AppLive } from "./app/App.ts"
 
 Layer.launch(AppLive).pipe(
   Effect.tapErrorCause((cause) =>

@@ -9,7 +9,7 @@ import * as https from "node:https"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Server } from "socket.io"
-import { ensureTlsMaterial, serverNames } from "../../src/services/keys/tls.ts"
+import { ensureTlsMaterial, serverNames } from "../../src/layers/keys/tls.ts"
 
 const root = process.env["BOREALIS_ROOT"] ?? fs.mkdtempSync(path.join(os.tmpdir(), "bare-socketio-"))
 const host = process.env["BOREALIS_HOST"] ?? "127.0.0.1"

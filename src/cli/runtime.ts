@@ -12,9 +12,9 @@ import { MigrationsLive } from "../layers/Migrations.ts"
 import { SqlLive } from "../layers/Sql.ts"
 import { Audit } from "../services/audit/Audit.ts"
 import { Revocations } from "../services/revocations/Revocations.ts"
-import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
+import { KeyMaterial } from "../layers/keys/KeyMaterial.ts"
 import type { Actor } from "../services/operators/OperatorAccounts.ts"
-import { OperatorsLive } from "../services/operators/layer.ts"
+import { OperatorsLive } from "../app/capabilities.ts"
 
 /**
  * Warnings and errors only, one line each on stderr; the audit trail still goes to the database.

@@ -28,12 +28,13 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import { EngineConfig } from "../layers/Config.ts"
-import type { JobDefinition, JobManifest, SourceText } from "../services/jobs/fabricator.ts"
+import type { JobDefinition, JobManifest } from "../services/jobs/fabricator.ts"
+import type { SourceText } from "../services/assemblies/source.ts"
 import { JobChannels } from "../services/jobs/JobChannels.ts"
 import { JobDispatch } from "../services/jobs/JobDispatch.ts"
 import { storedComponents, storedTargets } from "../services/jobs/jobInput.ts"
 import { JobsRepo, type LatestOccurrence, type OccurrenceRun, type ScheduleRow } from "../services/jobs/JobsRepo.ts"
-import { M } from "../services/metrics/metrics.ts"
+import { M } from "../layers/metrics.ts"
 import { SchedulerHealth } from "../services/ops/Readiness.ts"
 import {
   type CompiledSchedule,
@@ -44,9 +45,9 @@ import {
   occurrenceOf,
   quietUntil,
   TERMINAL_RUN_STATUSES
-} from "./nextRun.ts"
-import { parseExpiration } from "./scheduleInput.ts"
-import { serverTimeZone } from "./timeZone.ts"
+} from "../services/jobs/schedule/nextRun.ts"
+import { parseExpiration } from "../services/jobs/schedule/scheduleInput.ts"
+import { serverTimeZone } from "../services/jobs/schedule/timeZone.ts"
 
 /** Without an expiration window, how long a run may stay Running before it is Timed Out. */
 export const LOST_RESULT_SECONDS = 3600 + 600

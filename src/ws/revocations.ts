@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import type { Socket } from "socket.io"
-import { SocketIo } from "../layers/HttpServer.ts"
+import { SocketIo } from "../layers/SocketIo.ts"
 import type { SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { type Revocation, Revocations } from "../services/revocations/Revocations.ts"
 

@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { createPrivateFile, makePrivateDir, tightenFileMode } from "../../src/layers/fileModes.ts"
 import { openRotatingLog } from "../../src/layers/Logging.ts"
 import { sqliteAt } from "../../src/layers/Sql.ts"
-import { writeSecretFile } from "../../src/services/keys/files.ts"
+import { writeSecretFile } from "../../src/layers/keys/files.ts"
 import { startEngine, tempRoot } from "../support/engine.ts"
 
 const mode = (p: string) => fs.statSync(p).mode & 0o777

@@ -16,13 +16,12 @@ import {
   decodeStrictBase64,
   ed25519PublicKey,
   fingerprintOfSpki,
-  hashRefreshToken,
   maskCode,
-  newRefreshToken,
   newServerNonce,
   normalizeBase64,
   proofMessage
 } from "../../src/services/enrollment/encoding.ts"
+import { hashRefreshToken, newRefreshToken } from "../../src/services/tokens/refreshToken.ts"
 import { makeSlidingWindow } from "../../src/services/ratelimit/SlidingWindow.ts"
 import { parseIsoUtc } from "../../src/services/time.ts"
 

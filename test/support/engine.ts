@@ -9,8 +9,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { EngineConfig } from "../../src/layers/Config.ts"
-import { makeAppLayer } from "../../src/layers/App.ts"
-import { HttpListener } from "../../src/layers/HttpServer.ts"
+import { makeAppLayer } from "../../src/app/App.ts"
+import { HttpListener } from "../../src/layers/HttpListener.ts"
 import { Client } from "./http.ts"
 
 export const tempRoot = (prefix = "borealis-test-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))

@@ -5,9 +5,9 @@ import { EngineConfig } from "../../src/layers/Config.ts"
 import { applyMigrations } from "../../src/layers/Migrations.ts"
 import { SqlLive } from "../../src/layers/Sql.ts"
 import { Audit } from "../../src/services/audit/Audit.ts"
-import { KeyMaterial } from "../../src/services/keys/KeyMaterial.ts"
+import { KeyMaterial } from "../../src/layers/keys/KeyMaterial.ts"
 import { Revocations } from "../../src/services/revocations/Revocations.ts"
-import { OperatorsLive } from "../../src/services/operators/layer.ts"
+import { OperatorsLive } from "../../src/app/capabilities.ts"
 import { tempRoot } from "./engine.ts"
 
 export const migratedDatabase = (root: string) =>

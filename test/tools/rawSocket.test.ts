@@ -12,7 +12,7 @@ import * as tls from "node:tls"
 import { Server as IoServer, type Socket as ServerSocket } from "socket.io"
 import { io as ioClient } from "socket.io-client"
 import { WebSocketServer } from "ws"
-import { ensureTlsMaterial } from "../../src/services/keys/tls.ts"
+import { ensureTlsMaterial } from "../../src/layers/keys/tls.ts"
 import { type CloseInfo, RawSocketIoClient, type RawSocketConfig, type RawSocketHandlers } from "../../src/tools/simulator/rawSocket.ts"
 
 class Recorder implements RawSocketHandlers {

@@ -1,7 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
-import { METRICS_CONTENT_TYPE, renderMetrics } from "../../services/metrics/metrics.ts"
+import { METRICS_CONTENT_TYPE, renderMetrics } from "../../layers/metrics.ts"
 import { Readiness } from "../../services/ops/Readiness.ts"
 import { BorealisApi } from "../Api.ts"
 

@@ -11,9 +11,9 @@ import {
   normaliseVariables,
   stem,
   typeFromExtension
-} from "../jobs/assemblyDocument.ts"
+} from "./dispatchDocument.ts"
 import { field, isRecord, type JsonRecord, pyInt, pyStr, pyTruthy } from "../pyValues.ts"
-import { encodeScriptContent, toLf } from "../jobs/scriptText.ts"
+import { encodeScriptContent, toLf } from "./scriptText.ts"
 
 export interface AssemblySites {
   readonly mode: "all" | "specific"

@@ -124,6 +124,5 @@ export class DeviceAuth extends Effect.Service<DeviceAuth>()("borealis/DeviceAut
     })
 
     return { authenticate } as const
-  }),
-  dependencies: [DeviceRecords.Default]
+  })
 }) {}

@@ -6,17 +6,17 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { BadRequest, Conflict, RateLimited } from "../errors.ts"
 import { hostnameProblem } from "../devices/identity.ts"
-import { KeyMaterial } from "../keys/KeyMaterial.ts"
+import { KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
 import { pyStrOrEmpty } from "../pyValues.ts"
 import { makeSlidingWindow } from "../ratelimit/SlidingWindow.ts"
 import { parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "../tokens/AccessTokens.ts"
+import { newRefreshToken } from "../tokens/refreshToken.ts"
 import {
   decodeStrictBase64,
   ed25519PublicKey,
   fingerprintOfSpki,
   maskCode,
-  newRefreshToken,
   newServerNonce,
   normalizeBase64,
   proofMessage,
@@ -234,6 +234,5 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
     })
 
     return { request, poll } as const
-  }),
-  dependencies: [EnrollmentRepo.Default, ProofReplayCache.Default]
+  })
 }) {}

@@ -8,9 +8,8 @@ import { DeviceRecords } from "../devices/DeviceRecords.ts"
 import { normalizeGuid } from "../devices/identity.ts"
 import { run } from "../sqlResult.ts"
 import { isoUtc } from "../time.ts"
-import { hashRefreshToken } from "./encoding.ts"
+import { hashRefreshToken, REFRESH_TOKEN_LIFETIME_DAYS } from "../tokens/refreshToken.ts"
 
-export const REFRESH_TOKEN_LIFETIME_DAYS = 90
 const DAY_MS = 86_400_000
 
 export interface InstallCodeRow {
@@ -161,6 +160,5 @@ export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/E
       })).pipe(Effect.orDie)
 
     return { installCode, supersedeAndInsert, approvalByReference, finalise, deviceByGuid: devices.byGuid } as const
-  }),
-  dependencies: [DeviceRecords.Default]
+  })
 }) {}

@@ -38,12 +38,6 @@ export const verifyEd25519 = (key: crypto.KeyObject, message: Uint8Array, signat
 /** 32 CSPRNG bytes, standard base64 with padding. */
 export const newServerNonce = (): string => crypto.randomBytes(32).toString("base64")
 
-/** `secrets.token_urlsafe(48)`: 48 random bytes, base64url without padding (64 characters). */
-export const newRefreshToken = (): string => crypto.randomBytes(48).toString("base64url")
-
-/** Only this digest of a refresh token is stored. */
-export const hashRefreshToken = (token: string): string => crypto.createHash("sha256").update(token, "utf8").digest("hex")
-
 /** Codes are never logged whole: `ABC***XYZ`. */
 export const maskCode = (code: string): string => {
   const trimmed = code.trim()

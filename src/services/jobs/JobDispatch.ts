@@ -9,8 +9,8 @@ import { randomUUID } from "node:crypto"
 import { Assemblies } from "../assemblies/Assemblies.ts"
 import { Audit } from "../audit/Audit.ts"
 import { BadRequest, NotFound, ServiceUnavailable } from "../errors.ts"
-import { KeyMaterial } from "../keys/KeyMaterial.ts"
-import { M } from "../metrics/metrics.ts"
+import { KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
+import { M } from "../../layers/metrics.ts"
 import type { Actor } from "../operators/OperatorAccounts.ts"
 import {
   type ComponentManifest,
@@ -19,9 +19,9 @@ import {
   type JobDefinition,
   type JobManifest,
   prepareComponent,
-  runModeOf,
-  type SourceText
+  runModeOf
 } from "./fabricator.ts"
+import type { SourceText } from "../assemblies/source.ts"
 import { type ActivityChange, JobChannels, noSocketMessage, type RunEvent, targetServiceMode } from "./JobChannels.ts"
 import { JobsRepo } from "./JobsRepo.ts"
 import { ansiblePlaybookRunPayload, activityRecord, quickJobRunPayload, runActivityLink, scheduledRunContext } from "./payloads.ts"

@@ -15,10 +15,10 @@
 //   not at the first result.
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { isTerminalRunStatus } from "../../scheduler/nextRun.ts"
+import { isTerminalRunStatus } from "./schedule/nextRun.ts"
 import { capText, hostnameKey } from "../devices/identity.ts"
 import { BadRequest, Conflict, Forbidden, NotFound, RateLimited } from "../errors.ts"
-import { M } from "../metrics/metrics.ts"
+import { M } from "../../layers/metrics.ts"
 import { makeSlidingWindow } from "../ratelimit/SlidingWindow.ts"
 import { JobChannels } from "./JobChannels.ts"
 import { type DispatchedPlaybook, JobsRepo, type RecapReport, type RecapRow } from "./JobsRepo.ts"

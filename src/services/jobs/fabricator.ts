@@ -7,16 +7,14 @@
 // against: a `.json` assembly is parsed (first-gen sent the JSON text itself as the script), its
 // variables are the definitions, and only PowerShell scripts are dispatched. Ansible components
 // resolve under `Ansible_Playbooks/` (first-gen prefixed `Scripts/` to them too, a quirk).
-import { baseName, type AssemblyFile, type AssemblyVariable, loadDispatchDocument, stem } from "./assemblyDocument.ts"
+import { baseName, type AssemblyFile, type AssemblyVariable, loadDispatchDocument, stem } from "../assemblies/dispatchDocument.ts"
 import { field, isRecord, type JsonRecord, pyInt, pyStr, pyText, pyTruthy } from "../pyValues.ts"
-import { decodeScriptContent, encodeScriptContent, toLf } from "./scriptText.ts"
+import { decodeScriptContent, encodeScriptContent, toLf } from "../assemblies/scriptText.ts"
+import { MAX_SCRIPT_BYTES, type SourceLookup } from "../assemblies/source.ts"
 import { collectAnsibleOverrides, collectScriptOverrides, prepareVariableContext, rewritePowershellScript } from "./variables.ts"
 
 export const SCRIPTS_ISLAND = "Scripts"
 export const ANSIBLE_ISLAND = "Ansible_Playbooks"
-
-/** Scripts larger than this are not dispatched (their payload would flood every agent socket). */
-export const MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 
 export type ComponentKind = "script" | "ansible"
 
@@ -60,18 +58,6 @@ export const componentSourcePath = (component: unknown): string | undefined => {
 export const componentSourcePaths = (components: ReadonlyArray<unknown>): ReadonlyArray<string> => [
   ...new Set(components.map(componentSourcePath).filter((p): p is string => p !== undefined))
 ]
-
-/** A file the reader refused to load because of its size. */
-export interface SourceTooLarge {
-  readonly _tag: "TooLarge"
-  readonly bytes: number
-}
-
-/** What the reader found for a path: its text, a refusal, or nothing (missing / not a file). */
-export type SourceText = string | SourceTooLarge | undefined
-
-/** An assembly's text by its path under the Assemblies root. */
-export type SourceLookup = (path: string) => SourceText
 
 export interface ScriptManifest {
   readonly kind: "script"

@@ -5,9 +5,9 @@
 // non-object body could raise a 500): every field is checked and a bad one is a 400 with a clear
 // error; the legacy strings are kept where it had them ("name, components, targets required",
 // "no fields to update"); the later Engine's "targets required" for a PUT that empties the targets.
-import { compileSchedule, SCHEDULE_PROBLEM_MESSAGES } from "../../scheduler/nextRun.ts"
-import { parseExpiration, parseStartTs } from "../../scheduler/scheduleInput.ts"
-import { canonicalTimeZone } from "../../scheduler/timeZone.ts"
+import { compileSchedule, SCHEDULE_PROBLEM_MESSAGES } from "./schedule/nextRun.ts"
+import { parseExpiration, parseStartTs } from "./schedule/scheduleInput.ts"
+import { canonicalTimeZone } from "./schedule/timeZone.ts"
 import { componentSourcePath, runModeOf } from "./fabricator.ts"
 import { field, isRecord, type JsonRecord, pyInt, pyTruthy } from "../pyValues.ts"
 import type { JobColumns, JobRow } from "./JobsRepo.ts"

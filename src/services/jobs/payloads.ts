@@ -2,7 +2,7 @@
 // Engine's script signer (Ed25519 over the exact script bytes, base64) and its public key.
 // spec: realtime-jobs.md §2.4 (quick_job_run, ansible_playbook_run), §4.6, §8
 import * as crypto from "node:crypto"
-import type { AssemblyFile, AssemblyVariable } from "./assemblyDocument.ts"
+import type { AssemblyFile, AssemblyVariable } from "../assemblies/dispatchDocument.ts"
 import type { AnsibleManifest, ScriptManifest } from "./fabricator.ts"
 import { runModeOf } from "./fabricator.ts"
 import type { JsonRecord } from "../pyValues.ts"

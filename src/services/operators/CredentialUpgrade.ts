@@ -4,7 +4,7 @@
 // upgrades a row it meets, for databases written by older tools while the Engine ran.
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { KeyMaterial } from "../keys/KeyMaterial.ts"
+import { KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
 import { DEFAULT_PASSWORD_SHA512, looksLikeSha512 } from "./credentials.ts"
 import { hashPassword } from "./passwords.ts"
 import { UsersRepo } from "./UsersRepo.ts"

@@ -3,7 +3,7 @@
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { createHash, timingSafeEqual } from "node:crypto"
-import type { JsonObject } from "../../http/body.ts"
+import type { JsonRecord as JsonObject } from "../pyValues.ts"
 import { pyStrOrEmpty } from "../pyValues.ts"
 
 export const sha512Hex = (text: string): string => createHash("sha512").update(text, "utf8").digest("hex")

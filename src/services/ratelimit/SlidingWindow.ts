@@ -2,7 +2,7 @@
 // spec: auth-enrollment.md §6.1
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import { M } from "../metrics/metrics.ts"
+import { M } from "../../layers/metrics.ts"
 
 export interface RateDecision {
   readonly allowed: boolean

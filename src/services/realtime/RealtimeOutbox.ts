@@ -5,7 +5,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { normalizeGuid } from "../devices/identity.ts"
-import { SocketIo } from "../../layers/HttpServer.ts"
+import { SocketIo } from "../../layers/SocketIo.ts"
 import type { ServiceMode } from "./agentRules.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
 

@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
-import { type AccessTokenKey, KeyMaterial } from "../keys/KeyMaterial.ts"
+import { type AccessTokenKey, KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
 
 export const ACCESS_TOKEN_LIFETIME_SECONDS = 900
 

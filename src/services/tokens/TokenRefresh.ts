@@ -9,8 +9,7 @@ import { randomUUID } from "node:crypto"
 import { Audit } from "../audit/Audit.ts"
 import { DeviceRecords } from "../devices/DeviceRecords.ts"
 import { deviceStatusAllowsAccess, normalizeGuid } from "../devices/identity.ts"
-import { hashRefreshToken, newRefreshToken } from "../enrollment/encoding.ts"
-import { REFRESH_TOKEN_LIFETIME_DAYS } from "../enrollment/EnrollmentRepo.ts"
+import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_LIFETIME_DAYS } from "./refreshToken.ts"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../errors.ts"
 import { pyStrOrEmpty } from "../pyValues.ts"
 import { changes } from "../sqlResult.ts"
@@ -169,6 +168,5 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
           OR (revoked_at IS NOT NULL AND revoked_at != '' AND substr(revoked_at, 1, 19) < ${isoUtc(nowMs - 90 * DAY_MS).slice(0, 19)})`).pipe(Effect.orDie)
 
     return { refresh, prune } as const
-  }),
-  dependencies: [DeviceRecords.Default]
+  })
 }) {}

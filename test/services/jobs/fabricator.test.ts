@@ -4,14 +4,13 @@ import {
   componentSourcePath,
   componentSourcePaths,
   fabricateJob,
-  MAX_SCRIPT_BYTES,
   normaliseComponentPath,
   normaliseTargets,
   prepareComponent,
   runModeOf,
-  type ScriptManifest,
-  type SourceLookup
+  type ScriptManifest
 } from "../../../src/services/jobs/fabricator.ts"
+import { MAX_SCRIPT_BYTES, type SourceLookup } from "../../../src/services/assemblies/source.ts"
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
 const unb64 = (text: string) => Buffer.from(text, "base64").toString("utf8")

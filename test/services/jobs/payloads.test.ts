@@ -9,7 +9,7 @@ import {
   scheduledRunContext,
   verifyQuickJobRun
 } from "../../../src/services/jobs/payloads.ts"
-import { signDetached } from "../../../src/services/keys/signing.ts"
+import { signDetached } from "../../../src/layers/keys/signing.ts"
 
 const keys = crypto.generateKeyPairSync("ed25519")
 const signingKey = keys.publicKey.export({ format: "der", type: "spki" }).toString("base64")

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { jobSummary } from "../../src/scheduler/summary.ts"
+import { jobSummary } from "../../../../src/services/jobs/schedule/summary.ts"
 
 const ts = (iso: string): number => Date.parse(iso) / 1000
 const daily = { type: "daily", startTs: ts("2024-05-01T09:00:00Z"), timeZone: "UTC" }

@@ -16,7 +16,7 @@ import {
   scheduleProblem,
   slotsBetween,
   withinFiringWindow
-} from "../../src/scheduler/nextRun.ts"
+} from "../../../../src/services/jobs/schedule/nextRun.ts"
 
 const ts = (iso: string): number => Date.parse(iso) / 1000
 const iso = (seconds: number | null): string | null => (seconds === null ? null : new Date(seconds * 1000).toISOString().replace(".000Z", "Z"))

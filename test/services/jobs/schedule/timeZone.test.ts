@@ -8,7 +8,7 @@ import {
   type LocalDateTime,
   offsetSeconds,
   toLocal
-} from "../../src/scheduler/timeZone.ts"
+} from "../../../../src/services/jobs/schedule/timeZone.ts"
 
 const ts = (iso: string): number => Date.parse(iso) / 1000
 const local = (year: number, month: number, day: number, hour: number, minute: number): LocalDateTime => ({

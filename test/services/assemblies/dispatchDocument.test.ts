@@ -8,7 +8,7 @@ import {
   normaliseVariables,
   stem,
   typeFromExtension
-} from "../../../src/services/jobs/assemblyDocument.ts"
+} from "../../../src/services/assemblies/dispatchDocument.ts"
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
 const json = (value: unknown) => JSON.stringify(value)

@@ -4,29 +4,29 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { HttpRequestHandlerLive } from "../http/App.ts"
 import { HttpAppLive } from "../http/Http.ts"
-import { MetricsLive } from "../services/metrics/MetricsLive.ts"
-import { Readiness } from "../services/ops/Readiness.ts"
-import { RealtimeLive } from "../ws/Realtime.ts"
-import { SocketRevocationsLive } from "../ws/revocations.ts"
-import { Lifecycle } from "./Lifecycle.ts"
-import { PidFileLive } from "./PidFile.ts"
-import { TracingLive } from "./Tracing.ts"
-import { AgentSideLive } from "../services/agents/layer.ts"
+import { MetricsListenerLive } from "../http/MetricsListener.ts"
+import { EngineConfig } from "../layers/Config.ts"
+import type { ConfigInvalid } from "../layers/configParse.ts"
+import { HttpListener, HttpListenerLive } from "../layers/HttpListener.ts"
+import { KeyMaterial } from "../layers/keys/KeyMaterial.ts"
+import { Lifecycle } from "../layers/Lifecycle.ts"
+import { LoggingLive } from "../layers/Logging.ts"
+import { MigrationsLive } from "../layers/Migrations.ts"
+import { PidFileLive } from "../layers/PidFile.ts"
+import { SocketIoLive } from "../layers/SocketIo.ts"
+import { SqlLive } from "../layers/Sql.ts"
+import { TracingLive } from "../layers/Tracing.ts"
+import { SchedulerLive } from "../scheduler/Scheduler.ts"
 import { Assemblies } from "../services/assemblies/Assemblies.ts"
 import { Audit } from "../services/audit/Audit.ts"
 import { MaintenanceLive } from "../services/maintenance/Maintenance.ts"
+import { Readiness } from "../services/ops/Readiness.ts"
 import { Revocations } from "../services/revocations/Revocations.ts"
-import { JobsLive } from "../services/jobs/layer.ts"
-import { SchedulerLive } from "../scheduler/Scheduler.ts"
-import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
-import { OperatorsLive } from "../services/operators/layer.ts"
-import { EngineConfig } from "./Config.ts"
-import type { ConfigInvalid } from "./configParse.ts"
-import { HttpListener, HttpServerLive, SocketIoLive } from "./HttpServer.ts"
-import { LoggingLive } from "./Logging.ts"
-import { MigrationsLive } from "./Migrations.ts"
-import { SqlLive } from "./Sql.ts"
+import { RealtimeLive } from "../ws/Realtime.ts"
+import { SocketRevocationsLive } from "../ws/revocations.ts"
+import { AgentSideLive, JobsLive, OperatorsLive } from "./capabilities.ts"
 
 const BootstrapStarted = Layer.scopedDiscard(
   Effect.gen(function*() {
@@ -60,7 +60,7 @@ const ServicesLive = Readiness.Default.pipe(
 )
 
 /** Supervised background fibers (agent registry, scheduler, write-behind): forked in the app scope. */
-const FibersLive = Layer.mergeAll(RealtimeLive, SocketRevocationsLive, MetricsLive, SchedulerLive, MaintenanceLive)
+const FibersLive = Layer.mergeAll(RealtimeLive, SocketRevocationsLive, MetricsListenerLive, SchedulerLive, MaintenanceLive)
 
 /** The whole Engine on a given configuration layer (the process uses the environment's). */
 export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
@@ -76,7 +76,8 @@ export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
     Layer.provideMerge(config)
   )
   const serving = BootstrapComplete.pipe(
-    Layer.provideMerge(HttpServerLive),
+    Layer.provideMerge(HttpListenerLive),
+    Layer.provide(HttpRequestHandlerLive),
     Layer.provide(HttpAppLive),
     Layer.provide(NodeHttpServer.layerContext)
   )

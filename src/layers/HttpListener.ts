@@ -1,14 +1,7 @@
 // One Node server (HTTPS by default, plain HTTP behind a TLS-terminating proxy) on BOREALIS_HOST:
-// BOREALIS_PORT. Effect's HTTP app answers every request; Socket.IO is attached to the same server and
-// owns `/socket.io/` and its upgrades.
-import type * as HttpApi from "@effect/platform/HttpApi"
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
-import type * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServerError from "@effect/platform/HttpServerError"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as Cause from "effect/Cause"
+// BOREALIS_PORT, with the timeouts, connection caps and TLS suites a trusted server needs. The HTTP app
+// (the transport layer's `HttpRequestHandler`) answers every request; Socket.IO is attached to the same
+// server and owns `/socket.io/` and its upgrades.
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -17,23 +10,19 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import type { TLSSocket } from "node:tls"
 import proxyAddr from "proxy-addr"
-import { Server as IoServer } from "socket.io"
-import { addSocketIoSecurityHeaders, cors, reachedOverHttps, requestLog, securityHeaders, socketIoCors } from "../http/middleware.ts"
-import { BorealisApi } from "../http/Api.ts"
-import { routeMatcher, routeTemplates } from "../http/routes.ts"
-import { notFoundResponse, spaResponse } from "../http/spa.ts"
-import { KeyMaterial } from "../services/keys/KeyMaterial.ts"
-import { M } from "../services/metrics/metrics.ts"
 import { EngineConfig } from "./Config.ts"
 import { makeConnectionGuard } from "./ConnectionGuard.ts"
+import { KeyMaterial } from "./keys/KeyMaterial.ts"
 import { Lifecycle } from "./Lifecycle.ts"
+import { M } from "./metrics.ts"
+import { SocketIo } from "./SocketIo.ts"
+import { addSocketIoSecurityHeaders, reachedOverHttps } from "./webPolicy.ts"
 
 export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
   address: Schema.String,
@@ -54,79 +43,11 @@ export class HttpListener extends Context.Tag("borealis/HttpListener")<HttpListe
   readonly url: string
 }>() {}
 
-/** The Socket.IO server (namespace `/`); realtime handlers register on it before the port opens. */
-export class SocketIo extends Context.Tag("borealis/SocketIo")<SocketIo, IoServer>() {}
-
-/** What the handshake gate decides: a session may open, or not (with the reason code clients see). */
-export type HandshakeVerdict =
-  | { readonly _tag: "Admit" }
-  | { readonly _tag: "Refuse"; readonly reason: string }
-
-/**
- * Decides on an engine.io handshake request (the first polling GET or the websocket upgrade, before
- * any session exists or any body is read) from its headers; calls `decide` once. The request object
- * is the one Socket.IO later hands out as `socket.request`, so a gate may key what it learned on it.
- */
-export type HandshakeGate = (request: http.IncomingMessage, decide: (verdict: HandshakeVerdict) => void) => void
-
-/**
- * Where the realtime layer installs its handshake gate (this foundation imports no services). Until
- * one is installed, and after its scope closes, every handshake is refused.
- */
-export class SocketHandshake extends Context.Tag("borealis/SocketHandshake")<SocketHandshake, {
-  readonly install: (gate: HandshakeGate) => Effect.Effect<void, never, Scope.Scope>
-}>() {}
-
-const refuseAll: HandshakeGate = (_request, decide) => decide({ _tag: "Refuse", reason: "service_unavailable" })
-
-export const SocketIoLive: Layer.Layer<SocketIo | SocketHandshake, never, EngineConfig> = Layer.scopedContext(
-  Effect.gen(function*() {
-    const config = yield* EngineConfig
-    let gate = refuseAll
-    const io = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new IoServer({
-          path: "/socket.io",
-          serveClient: false,
-          maxHttpBufferSize: config.socket.maxBufferBytes,
-          // A listed Origin is echoed with credentials; `*` answers `*` without them (never both).
-          cors: socketIoCors(config.corsAllowedOrigins),
-          // engine.io asks only for handshakes (requests without a sid): a refused client never gets a
-          // session, so it cannot send a single message body. Refused polls answer 403
-          // `{"code":4,"message":<reason>}`, refused upgrades 400 with the reason as body.
-          allowRequest: (request, callback) => {
-            let decided = false
-            const decide = (verdict: HandshakeVerdict) => {
-              if (decided) return
-              decided = true
-              if (verdict._tag === "Admit") callback(null, true)
-              else callback(verdict.reason, false)
-            }
-            try {
-              gate(request, decide)
-            } catch {
-              decide({ _tag: "Refuse", reason: "service_unavailable" })
-            }
-          }
-        })
-      ),
-      (io) => Effect.promise(() => io.close().catch(() => undefined))
-    )
-    const handshake = SocketHandshake.of({
-      install: (next) =>
-        Effect.acquireRelease(
-          Effect.sync(() => {
-            gate = next
-          }),
-          () =>
-            Effect.sync(() => {
-              gate = refuseAll
-            })
-        ).pipe(Effect.asVoid)
-    })
-    return Context.make(SocketIo, io).pipe(Context.add(SocketHandshake, handshake))
-  })
-)
+/** The Node request handler of the HTTP app (the transport layer builds it from the HttpApi). */
+export class HttpRequestHandler extends Context.Tag("borealis/HttpRequestHandler")<
+  HttpRequestHandler,
+  (request: http.IncomingMessage, response: http.ServerResponse) => void
+>() {}
 
 /** Answers written straight to the socket (outside the app), with the same security headers as any answer. */
 const errorAnswer = (status: string, body: string) =>
@@ -139,29 +60,6 @@ const MALFORMED = errorAnswer("400 Bad Request", "{\"error\":\"invalid_request\"
 const TIMED_OUT = errorAnswer("408 Request Timeout", "{\"error\":\"request_timeout\"}")
 /** How long an error answer may take to flush before its socket is cut anyway (a client not reading). */
 const ERROR_FLUSH_MS = 1000
-
-/**
- * The whole HTTP app: API routes, then the SPA/404 fallback, behind CORS, security headers and
- * request logging.
- */
-export const makeHttpApp = Effect.gen(function*() {
-  const config = yield* EngineConfig
-  const keys = yield* KeyMaterial
-  const hsts = reachedOverHttps(Option.isSome(keys.tls), config.publicBaseUrl)
-  const api = yield* HttpApiBuilder.httpApp
-  const app = api.pipe(
-    Effect.catchAllCause((cause) => {
-      const failure = Cause.failureOption(cause)
-      if (Option.isSome(failure) && HttpServerError.isServerError(failure.value) && (failure.value as { _tag: string })._tag === "RouteNotFound") {
-        return spaResponse(config.staticRoot)
-      }
-      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-      return Effect.as(Effect.logError("http-unhandled", cause), notFoundResponse())
-    })
-  )
-  const routeOf = routeMatcher(routeTemplates(BorealisApi))
-  return requestLog(routeOf)(securityHeaders({ hsts })(cors(config.corsAllowedOrigins)(app))) as HttpApp.Default<never, never>
-})
 
 /**
  * Stop accepting, close idle keep-alive connections, and give in-flight requests 1.5 s before every
@@ -224,28 +122,14 @@ const checkingIntervalMs = (headersTimeoutMs: number, requestTimeoutMs: number):
 /** At most one `connection-refused` line per this interval, counting what it stands for. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000
 
-export const HttpServerLive: Layer.Layer<
-  HttpListener,
-  ListenFailed,
-  | EngineConfig
-  | Lifecycle
-  | KeyMaterial
-  | SocketIo
-  | HttpApiBuilder.Router
-  | HttpApiBuilder.Middleware
-  | HttpApi.Api
-  | HttpRouter.HttpRouter.DefaultServices
-> = Layer.scoped(
+export const HttpListenerLive: Layer.Layer<HttpListener, ListenFailed, EngineConfig | Lifecycle | KeyMaterial | SocketIo | HttpRequestHandler> = Layer.scoped(
   HttpListener,
   Effect.gen(function*() {
     const config = yield* EngineConfig
     const keys = yield* KeyMaterial
     const io = yield* SocketIo
     const lifecycle = yield* Lifecycle
-    const app = yield* makeHttpApp
-    const handler = yield* NodeHttpServer.makeHandler(app).pipe(
-      Effect.provideService(IncomingMessage.MaxBodySize, Option.some(config.maxBodyBytes as never))
-    )
+    const handler = yield* HttpRequestHandler
     const tls = keys.tls
     const limits = config.http
     // engine.io's own test for its requests (its path with the trailing slash, as a URL prefix).

@@ -8,9 +8,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import { EngineConfig } from "../../src/layers/Config.ts"
-import { KeyMaterial } from "../../src/services/keys/KeyMaterial.ts"
-import { keyId } from "../../src/services/keys/signing.ts"
-import { ensureTlsMaterial, sanList, serverNames, tlsFilesIn } from "../../src/services/keys/tls.ts"
+import { KeyMaterial } from "../../src/layers/keys/KeyMaterial.ts"
+import { keyId } from "../../src/layers/keys/signing.ts"
+import { ensureTlsMaterial, sanList, serverNames, tlsFilesIn } from "../../src/layers/keys/tls.ts"
 import { startEngine, tempRoot } from "../support/engine.ts"
 
 const keysFor = (root: string, env: Record<string, string> = {}) =>

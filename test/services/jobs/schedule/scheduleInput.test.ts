@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { parseExpiration, parseIsoTimestamp, parseStartTs } from "../../src/scheduler/scheduleInput.ts"
+import { parseExpiration, parseIsoTimestamp, parseStartTs } from "../../../../src/services/jobs/schedule/scheduleInput.ts"
 
 const ts = (iso: string): number => Date.parse(iso) / 1000
 

@@ -7,7 +7,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { isIP } from "node:net"
-import { makePrivateDir } from "../../layers/fileModes.ts"
+import { makePrivateDir } from "../fileModes.ts"
 import { readIfExists, writeSecretFile } from "./files.ts"
 
 type WebCrypto = Parameters<typeof x509.cryptoProvider.set>[0]

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { decodeBase64Text, decodeScriptContent, encodeScriptContent, isBase64Hint, toLf } from "../../../src/services/jobs/scriptText.ts"
+import { decodeBase64Text, decodeScriptContent, encodeScriptContent, isBase64Hint, toLf } from "../../../src/services/assemblies/scriptText.ts"
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
 

@@ -5,11 +5,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as http from "node:http"
-import { EngineConfig } from "../../layers/Config.ts"
-import { ListenFailed } from "../../layers/HttpServer.ts"
-import { DeviceWriteBehind } from "../presence/DeviceWriteBehind.ts"
-import { AgentRegistry } from "../realtime/AgentRegistry.ts"
-import { METRICS_CONTENT_TYPE, renderMetrics, scrapeSource } from "./metrics.ts"
+import { EngineConfig } from "../layers/Config.ts"
+import { ListenFailed } from "../layers/HttpListener.ts"
+import { DeviceWriteBehind } from "../services/presence/DeviceWriteBehind.ts"
+import { AgentRegistry } from "../services/realtime/AgentRegistry.ts"
+import { METRICS_CONTENT_TYPE, renderMetrics, scrapeSource } from "../layers/metrics.ts"
 
 const LISTENER_HEADERS = {
   "x-content-type-options": "nosniff",
@@ -18,7 +18,7 @@ const LISTENER_HEADERS = {
   "referrer-policy": "no-referrer"
 } as const
 
-export const MetricsLive = Layer.scopedDiscard(
+export const MetricsListenerLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const registry = yield* AgentRegistry
     const writeBehind = yield* DeviceWriteBehind

@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { makePrivateDir } from "../../layers/fileModes.ts"
+import { makePrivateDir } from "../fileModes.ts"
 
 export const readIfExists = (file: string): string | undefined => {
   try {

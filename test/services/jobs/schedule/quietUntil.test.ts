@@ -1,7 +1,7 @@
 // quietUntil (the scheduler's skip-ahead) never hides a due occurrence: for every schedule type and
 // zone, before it occurrenceOf is Idle, and for recurring schedules it is Due exactly there.
 import { describe, expect, it } from "@effect/vitest"
-import { compileSchedule, type CompiledSchedule, occurrenceOf, quietUntil, SCHEDULE_TYPES } from "../../src/scheduler/nextRun.ts"
+import { compileSchedule, type CompiledSchedule, occurrenceOf, quietUntil, SCHEDULE_TYPES } from "../../../../src/services/jobs/schedule/nextRun.ts"
 
 const T0 = Date.parse("2024-01-31T09:30:00Z") / 1000
 const ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]

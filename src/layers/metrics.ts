@@ -50,7 +50,7 @@ export const M = {
   })
 } as const
 
-/** What the scrape-time gauges read; the running Engine installs these (see MetricsLive). */
+/** What the scrape-time gauges read; the running Engine installs these (see src/http/MetricsListener.ts). */
 export interface ScrapeSample {
   readonly sockets: { readonly agents: number; readonly legacy: number; readonly operators: number }
   readonly online: number
