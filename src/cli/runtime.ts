@@ -13,7 +13,7 @@ import { SqlLive } from "../layers/Sql.ts"
 import { Audit } from "../services/audit/Audit.ts"
 import { Revocations } from "../services/revocations/Revocations.ts"
 import { KeyMaterial } from "../layers/keys/KeyMaterial.ts"
-import type { Actor } from "../services/operators/OperatorAccounts.ts"
+import type { Actor } from "../services/actor.ts"
 import { OperatorsLive } from "../app/capabilities.ts"
 
 /**

@@ -1,7 +1,7 @@
 // The implemented API: every group's handlers plus API-level middleware.
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Layer from "effect/Layer"
-import { BorealisApi } from "./Api.ts"
+import { BorealisApi } from "./api/Api.ts"
 import { AgentLive, DeviceAuthenticationLive } from "./agent/Http.ts"
 import { AgentsLive } from "./agents/Http.ts"
 import { AdminLive } from "./admin/Http.ts"

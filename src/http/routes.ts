@@ -1,7 +1,7 @@
 // Route templates of the declared API, so metrics carry `/api/device/details/:guid`, never the raw
 // path (bounded label cardinality).
 import * as HttpApi from "@effect/platform/HttpApi"
-import type { BorealisApi } from "./Api.ts"
+import type { BorealisApi } from "./api/Api.ts"
 
 export interface RouteTemplate {
   readonly method: string

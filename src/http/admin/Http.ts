@@ -5,7 +5,7 @@ import { maxUsesFromPayload, ttlFromPayload } from "../../services/enrollment/ad
 import { EnrollmentAdmin } from "../../services/enrollment/EnrollmentAdmin.ts"
 import { pyTruthy } from "../../services/pyValues.ts"
 import { currentActor } from "../actor.ts"
-import { BorealisApi } from "../Api.ts"
+import { BorealisApi } from "../api/Api.ts"
 import { operatorJson } from "../operatorBody.ts"
 
 const firstParam = (raw: string | ReadonlyArray<string> | undefined): string | undefined =>

@@ -4,7 +4,7 @@ import * as Option from "effect/Option"
 import { NotFound } from "../../services/errors.ts"
 import { AgentDirectory } from "../../services/realtime/AgentDirectory.ts"
 import { ScreenshotCache } from "../../services/realtime/ScreenshotCache.ts"
-import { BorealisApi } from "../Api.ts"
+import { BorealisApi } from "../api/Api.ts"
 import { operatorJson } from "../operatorBody.ts"
 
 export const AgentsLive = HttpApiBuilder.group(BorealisApi, "agents", (handlers) =>

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import { Audit } from "../../services/audit/Audit.ts"
 import { BadRequest } from "../../services/errors.ts"
 import { parseIsoUtc } from "../../services/time.ts"
-import { BorealisApi } from "../Api.ts"
+import { BorealisApi } from "../api/Api.ts"
 
 type Param = string | ReadonlyArray<string> | undefined
 

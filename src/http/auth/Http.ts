@@ -4,11 +4,11 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import { EngineConfig } from "../../layers/Config.ts"
 import { MFA_COOKIE, OperatorAuth, parseCookies } from "../../services/operators/OperatorAuth.ts"
-import { BorealisApi } from "../Api.ts"
+import { BorealisApi } from "../api/Api.ts"
 import { clientIp } from "../clientIp.ts"
 import { beforeAuthentication } from "../body.ts"
 import { operatorJson } from "../operatorBody.ts"
-import { CurrentOperator } from "./Middleware.ts"
+import { CurrentOperator } from "../api/security.ts"
 import { clearAuthCookies, setChallengeCookie, setLoginCookies } from "./cookies.ts"
 
 const clientInfo = Effect.gen(function*() {

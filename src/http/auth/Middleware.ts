@@ -3,44 +3,15 @@
 // {"error":"not_authenticated"}; below the role, 403 {"error":"forbidden"} (spec:
 // config-bootstrap-tests.md §6.10, auth-enrollment.md §1.6). Each provides `CurrentOperator`. Every
 // route also states its role in the OpenAPI document (`x-required-role`), which a test walks.
-import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import { Forbidden, Unauthorized, Wire } from "../../services/errors.ts"
+import type { Forbidden, Unauthorized } from "../../services/errors.ts"
 import { connectionAuthenticated } from "../connection.ts"
 import { type Role, roleAtLeast } from "../../services/operators/credentials.ts"
-import { type AuthenticatedOperator, OperatorAuth } from "../../services/operators/OperatorAuth.ts"
-
-/** The operator the current request acts as. */
-export class CurrentOperator extends Context.Tag("borealis/CurrentOperator")<CurrentOperator, AuthenticatedOperator>() {}
-
-export class RequireOperator extends HttpApiMiddleware.Tag<RequireOperator>()("borealis/RequireOperator", {
-  provides: CurrentOperator,
-  failure: Wire.Unauthorized
-}) {}
-
-export class RequireUser extends HttpApiMiddleware.Tag<RequireUser>()("borealis/RequireUser", {
-  provides: CurrentOperator,
-  failure: Schema.Union(Wire.Unauthorized, Wire.Forbidden)
-}) {}
-
-export class RequireAdmin extends HttpApiMiddleware.Tag<RequireAdmin>()("borealis/RequireAdmin", {
-  provides: CurrentOperator,
-  failure: Schema.Union(Wire.Unauthorized, Wire.Forbidden)
-}) {}
-
-/** Who may call a route, as the OpenAPI document states it: nobody in particular, an agent, or an operator role. */
-export type RouteAccess = "public" | "device" | Role
-
-/** The `x-required-role` extension of an operation (`OpenApi.Override`). */
-export const access = (who: RouteAccess) => ({ "x-required-role": who })
-
-export const notAuthenticated = new Unauthorized({ error: "not_authenticated" })
-export const forbidden = new Forbidden({ error: "forbidden" })
+import { forbidden, notAuthenticated, RequireAdmin, RequireOperator, RequireUser } from "../api/security.ts"
+import { OperatorAuth } from "../../services/operators/OperatorAuth.ts"
 
 const operatorOfRequest = (auth: OperatorAuth) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>

@@ -5,7 +5,7 @@ import { DeviceControl } from "../../services/devices/DeviceControl.ts"
 import { DeviceDirectory } from "../../services/devices/DeviceDirectory.ts"
 import { pyStrOrEmpty } from "../../services/pyValues.ts"
 import { currentActor } from "../actor.ts"
-import { BorealisApi } from "../Api.ts"
+import { BorealisApi } from "../api/Api.ts"
 import { operatorJson } from "../operatorBody.ts"
 
 export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handlers) =>

@@ -3,7 +3,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../../layers/metrics.ts"
 import { Readiness } from "../../services/ops/Readiness.ts"
-import { BorealisApi } from "../Api.ts"
+import { BorealisApi } from "../api/Api.ts"
 
 export const metricsResponse = Effect.map(
   Effect.promise(renderMetrics),

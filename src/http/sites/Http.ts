@@ -5,7 +5,7 @@ import { Sites } from "../../services/sites/Sites.ts"
 import { pyTruthy } from "../../services/pyValues.ts"
 import { BadRequest } from "../../services/errors.ts"
 import { currentActor } from "../actor.ts"
-import { BorealisApi } from "../Api.ts"
+import { BorealisApi } from "../api/Api.ts"
 import { operatorJson } from "../operatorBody.ts"
 
 /** `payload.get(key) or []`, then it must be a list. */

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import { OperatorAccounts } from "../../services/operators/OperatorAccounts.ts"
 import { pyStrOrEmpty, pyTruthy } from "../../services/pyValues.ts"
 import { currentActor } from "../actor.ts"
-import { BorealisApi } from "../Api.ts"
+import { BorealisApi } from "../api/Api.ts"
 import { operatorJson } from "../operatorBody.ts"
 
 const ok = { status: "ok" } as const

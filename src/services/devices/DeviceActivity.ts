@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Audit } from "../audit/Audit.ts"
 import { NotFound } from "../errors.ts"
-import type { Actor } from "../operators/OperatorAccounts.ts"
+import type { Actor } from "../actor.ts"
 import { changes, transactionally } from "../sqlResult.ts"
 import { cleanDeviceStr } from "./snapshot.ts"
 

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto"
 import { Audit } from "../audit/Audit.ts"
 import { normalizeGuid } from "../devices/identity.ts"
 import { BadRequest, Conflict, NotFound } from "../errors.ts"
-import type { Actor } from "../operators/OperatorAccounts.ts"
+import type { Actor } from "../actor.ts"
 import { transactionally } from "../sqlResult.ts"
 import { parseIsoUtc } from "../time.ts"
 import {

@@ -11,7 +11,7 @@ import { Audit } from "../audit/Audit.ts"
 import { BadRequest, NotFound, ServiceUnavailable } from "../errors.ts"
 import { KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
 import { M } from "../../layers/metrics.ts"
-import type { Actor } from "../operators/OperatorAccounts.ts"
+import type { Actor } from "../actor.ts"
 import {
   type ComponentManifest,
   componentSourcePaths,

@@ -7,20 +7,13 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { Audit } from "../audit/Audit.ts"
 import { BadRequest, Conflict, NotFound } from "../errors.ts"
+import type { Actor } from "../actor.ts"
 import { Revocations } from "../revocations/Revocations.ts"
 import { DEFAULT_PASSWORD_SHA512, isAdminRole, normalisePasswordHash, normaliseRole, usernameProblem } from "./credentials.ts"
 import { hashPassword } from "./passwords.ts"
 import { transactionally } from "../sqlResult.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { type OperatorAccount, UsersRepo } from "./UsersRepo.ts"
-
-/** Who is asking: an operator's username (HTTP) or `cli:<user>` (the operator CLI, which acts as an Admin). */
-export interface Actor {
-  readonly username: string
-  readonly ip?: string | undefined
-  /** The operator's role; absent for the CLI (the server's own administrator). */
-  readonly role?: string | undefined
-}
 
 /** An account as `GET /api/users` lists it (no hash, no secret). */
 export interface AccountView {

@@ -3,7 +3,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AuthMiddlewareLive, RequireAdmin, RequireOperator } from "../../../src/http/auth/Middleware.ts"
+import { AuthMiddlewareLive } from "../../../src/http/auth/Middleware.ts"
+import { RequireAdmin, RequireOperator } from "../../../src/http/api/security.ts"
 import { OperatorAuth } from "../../../src/services/operators/OperatorAuth.ts"
 
 const operators = { "admin-key": { username: "root", role: "Admin" }, "user-key": { username: "viewer", role: "User" } }

@@ -6,9 +6,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as Effect from "effect/Effect"
-import { DeviceAuthentication } from "../../../src/http/agent/Api.ts"
-import { BorealisApi } from "../../../src/http/Api.ts"
-import { RequireAdmin, RequireOperator, RequireUser } from "../../../src/http/auth/Middleware.ts"
+import { DeviceAuthentication } from "../../../src/http/api/agent.ts"
+import { BorealisApi } from "../../../src/http/api/Api.ts"
+import { RequireAdmin, RequireOperator, RequireUser } from "../../../src/http/api/security.ts"
 import { startEngine } from "../../support/engine.ts"
 import { createUser, login } from "../../support/operators.ts"
 

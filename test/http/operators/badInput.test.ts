@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
-import { BorealisApi } from "../../../src/http/Api.ts"
+import { BorealisApi } from "../../../src/http/api/Api.ts"
 import { startEngine } from "../../support/engine.ts"
 import { auditRows, login, withDb } from "../../support/operators.ts"
 

@@ -4,7 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { access, RequireAdmin } from "../auth/Middleware.ts"
+import { access, RequireAdmin } from "./security.ts"
 
 export const UserView = Schema.Struct({
   username: Schema.String,

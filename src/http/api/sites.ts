@@ -5,7 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { access, RequireAdmin, RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireAdmin, RequireOperator } from "./security.ts"
 
 export const SiteSummary = Schema.Struct({
   id: Schema.Number,

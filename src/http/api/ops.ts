@@ -4,7 +4,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
-import { access, RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireOperator } from "./security.ts"
 
 const Report = Schema.Struct({
   status: Schema.Literal("ready", "unavailable", "draining"),

@@ -5,8 +5,8 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { AuditRecord } from "../../services/audit/events.ts"
 import { Wire } from "../../services/errors.ts"
-import { access, RequireAdmin } from "../auth/Middleware.ts"
-import { FirstParam } from "../sites/Api.ts"
+import { access, RequireAdmin } from "./security.ts"
+import { FirstParam } from "./sites.ts"
 
 export class AuditApi extends HttpApiGroup.make("audit")
   .add(

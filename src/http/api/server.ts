@@ -3,7 +3,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
-import { access, RequireOperator } from "../auth/Middleware.ts"
+import { access, RequireOperator } from "./security.ts"
 
 export const ServerTime = Schema.Struct({
   epoch: Schema.Number,

@@ -3,7 +3,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
-import { access } from "../auth/Middleware.ts"
+import { access } from "./security.ts"
 
 export const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })
 

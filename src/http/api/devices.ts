@@ -5,7 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { access, RequireAdmin, RequireOperator, RequireUser } from "../auth/Middleware.ts"
+import { access, RequireAdmin, RequireOperator, RequireUser } from "./security.ts"
 
 /** The D-DEV snapshot (plus site fields and Online/Offline `status` in lists); described, not re-validated. */
 const Device = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({ identifier: "DeviceSnapshot" })

@@ -4,7 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { access, RequireOperator } from "./Middleware.ts"
+import { access, RequireOperator } from "./security.ts"
 
 export const LoginPayload = Schema.Struct({
   username: Schema.String,

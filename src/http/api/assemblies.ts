@@ -7,7 +7,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { access, RequireAdmin, RequireUser } from "../auth/Middleware.ts"
+import { access, RequireAdmin, RequireUser } from "./security.ts"
 
 const Island = Schema.String.annotations({ description: "workflows | scripts | ansible (aliases: workflow, script, ansible_playbooks, ansible-playbooks, playbooks)" })
 

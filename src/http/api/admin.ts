@@ -5,8 +5,8 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { access, RequireAdmin } from "../auth/Middleware.ts"
-import { FirstParam } from "../sites/Api.ts"
+import { access, RequireAdmin } from "./security.ts"
+import { FirstParam } from "./sites.ts"
 
 export const InstallCode = Schema.Struct({
   id: Schema.String,

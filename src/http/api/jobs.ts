@@ -6,8 +6,8 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
-import { access, RequireOperator, RequireUser } from "../auth/Middleware.ts"
-import { FirstParam } from "../sites/Api.ts"
+import { access, RequireOperator, RequireUser } from "./security.ts"
+import { FirstParam } from "./sites.ts"
 
 /** A job with its computed summary; described, not re-validated (see docs/jobs.md for the fields). */
 const Job = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({

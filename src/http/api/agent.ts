@@ -7,7 +7,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
 import { Wire } from "../../services/errors.ts"
-import { access } from "../auth/Middleware.ts"
+import { access } from "./security.ts"
 
 /** Device authentication (Bearer access token, §3.4 variant B) for the agent report routes. */
 export class DeviceAuthentication extends HttpApiMiddleware.Tag<DeviceAuthentication>()("borealis/DeviceAuthentication", {
