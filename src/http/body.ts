@@ -1,12 +1,18 @@
-// Request bodies read the way the original reads them: Flask `get_json(force=True, silent=True)` —
-// the Content-Type is ignored and an unparseable (or non-object) body counts as `{}`.
+// Request bodies read the way the original reads them, then decoded with the route's payload schema
+// (the one its API declares). Agent routes read as Flask `get_json(force=True, silent=True)`: the
+// Content-Type is ignored and an unparseable (or non-object) body counts as `{}`. Operator routes read
+// as `get_json(silent=True)`: a body counts only when the Content-Type is JSON (`application/json` or
+// `application/*+json`), so a cross-site text/plain or form post never reaches a handler as data.
 // spec: auth-enrollment.md §1
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
 import { EngineConfig } from "../layers/Config.ts"
-import { PayloadTooLarge } from "../services/errors.ts"
+import { BadRequest, PayloadTooLarge } from "../services/errors.ts"
+import { lenientDecoder } from "../services/lenientSchema.ts"
 
 export type JsonObject = Readonly<Record<string, unknown>>
 
@@ -35,7 +41,7 @@ export const parseJsonObject = (text: string): JsonObject => {
   }
 }
 
-/** The body as a JSON object, leniently (anything else is `{}`). */
+/** The body as a JSON object, leniently (anything else is `{}`): agent routes. */
 export const jsonObject: Effect.Effect<JsonObject, PayloadTooLarge, HttpServerRequest.HttpServerRequest> = Effect.map(
   bodyText,
   parseJsonObject
@@ -54,3 +60,37 @@ export const beforeAuthentication = <A, E, R>(effect: Effect.Effect<A, E, R>): E
       // Never above the general limit (BOREALIS_MAX_BODY_BYTES) when that one is set lower.
       Option.some(Math.min(config.http.maxUnauthenticatedBodyBytes, config.maxBodyBytes) as never)
     ))
+
+export const isJsonContentType = (header: string | undefined): boolean => {
+  const mime = (header ?? "").split(";")[0]?.trim().toLowerCase() ?? ""
+  return mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"))
+}
+
+/** The body as a JSON object when it is declared JSON, else `{}`: operator routes. */
+export const operatorJson: Effect.Effect<JsonObject, PayloadTooLarge, HttpServerRequest.HttpServerRequest> = Effect.gen(
+  function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const text = yield* bodyText
+    return isJsonContentType(request.headers["content-type"]) ? parseJsonObject(text) : {}
+  }
+)
+
+const decodedWith = <A, I, E>(body: Effect.Effect<JsonObject, E, HttpServerRequest.HttpServerRequest>, schema: Schema.Schema<A, I>) => {
+  const decode = lenientDecoder(schema)
+  return Effect.flatMap(body, (value) =>
+    Either.match(decode(value), {
+      onLeft: (code) => Effect.fail(new BadRequest({ error: code })),
+      onRight: Effect.succeed
+    }))
+}
+
+/**
+ * An agent route's body decoded with its payload schema: the typed payload, or 400 `{"error": code}`
+ * with the code of the first failing field. Call at module or layer level (the decoder is compiled once).
+ */
+export const agentPayload = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<A, BadRequest | PayloadTooLarge, HttpServerRequest.HttpServerRequest> =>
+  decodedWith(jsonObject, schema)
+
+/** An operator route's body decoded with its payload schema, as {@link agentPayload}. */
+export const operatorPayload = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<A, BadRequest | PayloadTooLarge, HttpServerRequest.HttpServerRequest> =>
+  decodedWith(operatorJson, schema)

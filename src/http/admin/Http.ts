@@ -6,7 +6,7 @@ import { EnrollmentAdmin } from "../../services/enrollment/EnrollmentAdmin.ts"
 import { pyTruthy } from "../../services/pyValues.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { operatorJson } from "../operatorBody.ts"
+import { operatorJson } from "../body.ts"
 
 const firstParam = (raw: string | ReadonlyArray<string> | undefined): string | undefined =>
   typeof raw === "string" ? raw : raw?.[0]

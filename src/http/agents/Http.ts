@@ -5,7 +5,7 @@ import { NotFound } from "../../services/errors.ts"
 import { AgentDirectory } from "../../services/realtime/AgentDirectory.ts"
 import { ScreenshotCache } from "../../services/realtime/ScreenshotCache.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { operatorJson } from "../operatorBody.ts"
+import { operatorJson } from "../body.ts"
 
 export const AgentsLive = HttpApiBuilder.group(BorealisApi, "agents", (handlers) =>
   Effect.gen(function*() {

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import { Assemblies } from "../../services/assemblies/Assemblies.ts"
 import { BorealisApi } from "../api/Api.ts"
 import type { JsonObject } from "../body.ts"
-import { operatorJson } from "../operatorBody.ts"
+import { operatorJson } from "../body.ts"
 
 /** `(value or "").strip()` for a body or query field; non-strings read as empty. */
 const text = (value: unknown): string => (typeof value === "string" ? value.trim() : "")

@@ -7,7 +7,7 @@ import { MFA_COOKIE, OperatorAuth, parseCookies } from "../../services/operators
 import { BorealisApi } from "../api/Api.ts"
 import { clientIp } from "../clientIp.ts"
 import { beforeAuthentication } from "../body.ts"
-import { operatorJson } from "../operatorBody.ts"
+import { operatorJson } from "../body.ts"
 import { CurrentOperator } from "../api/security.ts"
 import { clearAuthCookies, setChallengeCookie, setLoginCookies } from "./cookies.ts"
 

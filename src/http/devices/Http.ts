@@ -6,7 +6,7 @@ import { DeviceDirectory } from "../../services/devices/DeviceDirectory.ts"
 import { pyStrOrEmpty } from "../../services/pyValues.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { operatorJson } from "../operatorBody.ts"
+import { operatorJson } from "../body.ts"
 
 export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handlers) =>
   Effect.gen(function*() {

@@ -9,7 +9,7 @@ import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
 import { clientIp } from "../clientIp.ts"
 import { beforeAuthentication, jsonObject } from "../body.ts"
-import { operatorJson } from "../operatorBody.ts"
+import { operatorJson } from "../body.ts"
 
 export const ScheduledJobsLive = HttpApiBuilder.group(BorealisApi, "scheduledJobs", (handlers) =>
   Effect.gen(function*() {

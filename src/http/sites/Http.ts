@@ -6,7 +6,7 @@ import { pyTruthy } from "../../services/pyValues.ts"
 import { BadRequest } from "../../services/errors.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { operatorJson } from "../operatorBody.ts"
+import { operatorJson } from "../body.ts"
 
 /** `payload.get(key) or []`, then it must be a list. */
 const listField = (value: unknown, error: string) =>

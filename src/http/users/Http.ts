@@ -4,7 +4,7 @@ import { OperatorAccounts } from "../../services/operators/OperatorAccounts.ts"
 import { pyStrOrEmpty, pyTruthy } from "../../services/pyValues.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { operatorJson } from "../operatorBody.ts"
+import { operatorJson } from "../body.ts"
 
 const ok = { status: "ok" } as const
 
