@@ -8,18 +8,25 @@ import * as Option from "effect/Option"
 import { EngineConfig } from "../../layers/Config.ts"
 import { DeviceAuth, DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
 import { Enrollment } from "../../services/enrollment/Enrollment.ts"
+import { EnrollPoll, EnrollRequest } from "../../services/enrollment/payloads.ts"
+import { RefreshRequest } from "../../services/tokens/payloads.ts"
 import { KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
 import { TokenRefresh } from "../../services/tokens/TokenRefresh.ts"
 import { AccessTokens } from "../../services/tokens/AccessTokens.ts"
 import { M } from "../../layers/metrics.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { beforeAuthentication, jsonObject } from "../body.ts"
+import { agentPayload, beforeAuthentication, jsonObject } from "../body.ts"
 import { clientIp, peerIsTrusted } from "../clientIp.ts"
 import { connectionAuthenticated } from "../connection.ts"
 import { dpopHeaderValues, publicRequestUrl } from "../requestUrl.ts"
 import { DeviceAuthentication } from "../api/agent.ts"
 
 const AGENT_CONTEXT_HEADER = "x-borealis-agent-context"
+
+// Bodies of the routes that take no credentials, decoded with the schemas the API declares.
+const enrollRequestBody = beforeAuthentication(agentPayload(EnrollRequest))
+const enrollPollBody = beforeAuthentication(agentPayload(EnrollPoll))
+const refreshBody = beforeAuthentication(agentPayload(RefreshRequest))
 
 /** The wire code of an error (what agents see), for outcome labels. */
 const codeOf = (error: unknown): string =>
@@ -73,13 +80,14 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
     return handlers
       .handleRaw("enrollRequest", ({ request }) =>
         Effect.gen(function*() {
-          const body = yield* beforeAuthentication(jsonObject)
           const remoteAddr = yield* clientIp
+          yield* enrollment.admit(remoteAddr)
+          const body = yield* enrollRequestBody
           return yield* enrollment.request({ body, remoteAddr, context: request.headers[AGENT_CONTEXT_HEADER] })
         }).pipe(counted(M.enrollmentRequests, () => "pending")))
       .handleRaw("enrollPoll", () =>
         Effect.gen(function*() {
-          const answer = yield* enrollment.poll(yield* beforeAuthentication(jsonObject)).pipe(
+          const answer = yield* Effect.flatMap(enrollPollBody, enrollment.poll).pipe(
             counted(M.enrollmentPolls, (a) =>
               a._tag === "Status" ? a.body.status : "access_token" in a.body ? "approved" : a.body["detail"] === "finalized" ? "finalized" : String(a.body["status"]))
           )
@@ -90,7 +98,7 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
         }))
       .handleRaw("tokenRefresh", ({ request }) =>
         Effect.gen(function*() {
-          const body = yield* beforeAuthentication(jsonObject)
+          const body = yield* refreshBody
           const dpop = dpopOf(request, config, tls)
           const remoteAddr = yield* clientIp
           const answer = yield* refresh.refresh({ body, dpop, remoteAddr })

@@ -6,7 +6,9 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
+import { EnrollPoll, EnrollRequest } from "../../services/enrollment/payloads.ts"
 import { Wire } from "../../services/errors.ts"
+import { RefreshRequest } from "../../services/tokens/payloads.ts"
 import { access } from "./security.ts"
 
 /** Device authentication (Bearer access token, §3.4 variant B) for the agent report routes. */
@@ -15,12 +17,6 @@ export class DeviceAuthentication extends HttpApiMiddleware.Tag<DeviceAuthentica
   failure: Schema.Union(Wire.Unauthorized, Wire.Forbidden, Wire.NotFound, Wire.RateLimited, Wire.BadRequest)
 }) {}
 
-const EnrollRequest = Schema.Struct({
-  hostname: Schema.String,
-  enrollment_code: Schema.String,
-  agent_pubkey: Schema.String.annotations({ description: "standard base64 of the Ed25519 SubjectPublicKeyInfo DER" }),
-  client_nonce: Schema.String.annotations({ description: "standard base64 of ≥ 16 random bytes (agents send 32)" })
-})
 const EnrollPending = Schema.Struct({
   status: Schema.Literal("pending"),
   approval_reference: Schema.String,
@@ -29,7 +25,6 @@ const EnrollPending = Schema.Struct({
   server_certificate: Schema.String.annotations({ description: "the PEM chain the TLS listener presents, or \"\" in plain-HTTP mode" }),
   signing_key: Schema.String
 })
-const EnrollPoll = Schema.Struct({ approval_reference: Schema.String, client_nonce: Schema.String, proof_sig: Schema.String })
 const PollAnswer = Schema.Union(
   Schema.Struct({ status: Schema.Literal("pending"), poll_after_ms: Schema.Number }),
   Schema.Struct({ status: Schema.Literal("denied"), reason: Schema.Literal("operator_denied") }),
@@ -46,11 +41,6 @@ const PollAnswer = Schema.Union(
     signing_key: Schema.String
   })
 )
-const RefreshRequest = Schema.Struct({
-  guid: Schema.String,
-  refresh_token: Schema.String,
-  rotate: Schema.optional(Schema.Boolean).annotations({ description: "opt in to refresh-token rotation" })
-})
 const RefreshAnswer = Schema.Struct({
   access_token: Schema.String,
   expires_in: Schema.Number,

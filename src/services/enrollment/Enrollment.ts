@@ -5,9 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { BadRequest, Conflict, RateLimited } from "../errors.ts"
-import { hostnameProblem } from "../devices/identity.ts"
 import { KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
-import { pyStrOrEmpty } from "../pyValues.ts"
 import { makeSlidingWindow } from "../ratelimit/SlidingWindow.ts"
 import { parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "../tokens/AccessTokens.ts"
@@ -23,18 +21,18 @@ import {
   verifyEd25519
 } from "./encoding.ts"
 import { EnrollmentRepo } from "./EnrollmentRepo.ts"
+import type { EnrollPoll, EnrollRequest } from "./payloads.ts"
 import { ProofReplayCache } from "./ProofReplayCache.ts"
 import { Revocations } from "../revocations/Revocations.ts"
 
 export const IP_LIMIT = { limit: 40, windowSeconds: 60 } as const
-const MAX_CODE_CHARS = 128
 const MAX_REFERENCE_CHARS = 128
 export const FINGERPRINT_LIMIT = { limit: 12, windowSeconds: 60 } as const
 export const REQUEST_POLL_AFTER_MS = 3000
 export const PENDING_POLL_AFTER_MS = 5000
 
 export interface EnrollmentRequestInput {
-  readonly body: Readonly<Record<string, unknown>>
+  readonly body: EnrollRequest
   /** First `X-Forwarded-For` entry, else the peer address, else "unknown". */
   readonly remoteAddr: string
   readonly context: string | undefined
@@ -77,26 +75,20 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
             Effect.fail(RateLimited.of(Math.max(1, d.retryAfter)))
           ))
 
-    /** POST /api/agent/enroll/request, checks in the current Engine's order (§1.1). */
+    /**
+     * The per-address limit of enrollment requests (§1.1 checks it before reading the body): the
+     * edge calls this first, then decodes the body, then calls `request`.
+     */
+    const admit = Effect.fn("Enrollment.admit")(function*(remoteAddr: string) {
+      yield* limited(ipLimiter, `ip:${remoteAddr}`)
+    })
+
+    /** POST /api/agent/enroll/request once admitted and decoded, checks in the current Engine's order (§1.1). */
     const request = Effect.fn("Enrollment.request")(function*(input: EnrollmentRequestInput) {
-      yield* limited(ipLimiter, `ip:${input.remoteAddr}`)
-      const body = input.body
-      const hostname = pyStrOrEmpty(body["hostname"]).trim()
-      const code = pyStrOrEmpty(body["enrollment_code"]).trim()
-      const pubkeyB64 = body["agent_pubkey"]
-      const clientNonceB64 = body["client_nonce"]
-      if (hostname === "") return yield* bad("hostname_required")
-      // Beyond the original: an oversized or control-character hostname is refused before it is
-      // logged or stored anywhere (253 is the DNS limit; real agents send their machine name).
-      if (hostnameProblem(hostname) !== undefined) return yield* bad("invalid_hostname")
+      const { hostname, enrollment_code: code, agent_pubkey: pubkeyB64, client_nonce: clientNonceB64 } = input.body
       yield* Effect.logDebug("enrollment-request-received").pipe(
         Effect.annotateLogs({ ip: input.remoteAddr, hostname, code_mask: maskCode(code) })
       )
-      if (code === "") return yield* bad("enrollment_code_required")
-      // Install codes are 39 characters; anything far longer is not one (and is never looked up).
-      if (code.length > MAX_CODE_CHARS) return yield* bad("invalid_enrollment_code")
-      if (typeof pubkeyB64 !== "string") return yield* bad("agent_pubkey_required")
-      if (typeof clientNonceB64 !== "string") return yield* bad("client_nonce_required")
       const pubkeyDer = decodeStrictBase64(normalizeBase64(pubkeyB64))
       // Beyond the original: anything but an Ed25519 SPKI is refused here, not at the first poll.
       if (pubkeyDer === undefined || pubkeyDer.length < 10 || ed25519PublicKey(pubkeyDer) === undefined) {
@@ -154,17 +146,12 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
     })
 
     /** POST /api/agent/enroll/poll (§1.2, §2.5). */
-    const poll = Effect.fn("Enrollment.poll")(function*(body: Readonly<Record<string, unknown>>) {
-      const reference = body["approval_reference"]
-      const clientNonceB64 = body["client_nonce"]
-      const proofB64 = body["proof_sig"]
-      if (typeof reference !== "string" || reference === "") return yield* bad("approval_reference_required")
+    const poll = Effect.fn("Enrollment.poll")(function*(body: EnrollPoll) {
+      const { approval_reference: reference, client_nonce: clientNonceB64, proof_sig: proofB64 } = body
       // No approval has such a reference (they are UUIDs): answered as unknown without a lookup.
       if (reference.length > MAX_REFERENCE_CHARS) {
         return { _tag: "Status", status: 404, body: { status: "unknown" } } satisfies PollAnswer as PollAnswer
       }
-      if (typeof clientNonceB64 !== "string") return yield* bad("client_nonce_required")
-      if (typeof proofB64 !== "string") return yield* bad("proof_sig_required")
       const clientNonce = decodeStrictBase64(clientNonceB64)
       if (clientNonce === undefined) return yield* bad("invalid_client_nonce")
       const proof = decodeStrictBase64(proofB64)
@@ -233,6 +220,6 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
       })
     })
 
-    return { request, poll } as const
+    return { admit, request, poll } as const
   })
 }) {}

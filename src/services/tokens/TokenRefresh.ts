@@ -11,21 +11,18 @@ import { DeviceRecords } from "../devices/DeviceRecords.ts"
 import { deviceStatusAllowsAccess, normalizeGuid } from "../devices/identity.ts"
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_LIFETIME_DAYS } from "./refreshToken.ts"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../errors.ts"
-import { pyStrOrEmpty } from "../pyValues.ts"
 import { changes } from "../sqlResult.ts"
 import { isoUtc, parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "./AccessTokens.ts"
 import { Dpop, dpopWireError } from "./Dpop.ts"
-
-const MAX_GUID_CHARS = 64
-const MAX_REFRESH_TOKEN_CHARS = 512
+import type { RefreshRequest } from "./payloads.ts"
 
 /** A superseded token presented within this many seconds is a lost response, not a theft. */
 export const ROTATION_GRACE_SECONDS = 30
 const DAY_MS = 86_400_000
 
 export interface RefreshInput {
-  readonly body: Readonly<Record<string, unknown>>
+  readonly body: RefreshRequest
   /** `DPoP` header values, and the request as the client addressed it. */
   readonly dpop: { readonly proofs: ReadonlyArray<string>; readonly method: string; readonly url: string }
   readonly remoteAddr: string
@@ -87,13 +84,7 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
       })
 
     const refresh = Effect.fn("TokenRefresh.refresh")(function*(input: RefreshInput) {
-      const rawGuid = pyStrOrEmpty(input.body["guid"]).trim()
-      const presented = pyStrOrEmpty(input.body["refresh_token"]).trim()
-      // Oversized values are no GUID or token of ours: refused before any work or lookup.
-      if (rawGuid.length > MAX_GUID_CHARS || presented.length > MAX_REFRESH_TOKEN_CHARS) return yield* new BadRequest({ error: "invalid_request" })
-      const guid = normalizeGuid(rawGuid)
-      if (guid === "" || presented === "") return yield* new BadRequest({ error: "invalid_request" })
-      const rotate = input.body["rotate"] === true
+      const { guid, refresh_token: presented, rotate } = input.body
 
       const row = (yield* findToken(hashRefreshToken(presented))).find((r) => normalizeGuid(r.guid) === guid)
       // The purge barrier is checked first (L-tok2); with a matching token it came with the row.
