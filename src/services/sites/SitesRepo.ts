@@ -1,7 +1,10 @@
 // SQL for `sites` and `device_sites` (devices are assigned by hostname). spec: config-bootstrap-tests.md §4.3
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Row from "../../layers/sqlRows.ts"
 import { changes, run } from "../sqlResult.ts"
 
 export interface SiteSummary {
@@ -17,15 +20,17 @@ export interface SiteMapping {
   readonly site_name: string
 }
 
-interface Row {
-  readonly id: number
-  readonly name: string | null
-  readonly description: string | null
-  readonly created_at: number | null
-  readonly device_count: number | null
-}
+const SiteRow = Schema.Struct({
+  id: Row.Num,
+  name: Row.Nullable(Row.Text),
+  description: Row.Nullable(Row.Text),
+  created_at: Row.Nullable(Row.Num),
+  device_count: Row.Nullable(Row.Num)
+})
 
-const toSite = (r: Row): SiteSummary => ({
+const MappingRow = Schema.Struct({ device_hostname: Row.Text, id: Row.Num, name: Row.Nullable(Row.Text) })
+
+const toSite = (r: typeof SiteRow.Type): SiteSummary => ({
   id: Number(r.id),
   name: r.name ?? "",
   description: r.description ?? "",
@@ -41,17 +46,19 @@ export class SitesRepo extends Effect.Service<SitesRepo>()("borealis/SitesRepo",
     const now = () => Math.floor(Date.now() / 1000)
 
     const summaries = (where: string, params: ReadonlyArray<number>) =>
-      sql.unsafe<Row>(
+      sql.unsafe(
         `SELECT s.id, s.name, s.description, s.created_at, COALESCE(ds.cnt, 0) AS device_count
            FROM sites s
       LEFT JOIN (SELECT site_id, COUNT(*) AS cnt FROM device_sites GROUP BY site_id) ds ON ds.site_id = s.id
           ${where}`,
         params as Array<number>
-      ).pipe(Effect.map((rows) => rows.map(toSite)), Effect.orDie)
+      )
 
-    const list = summaries("ORDER BY LOWER(s.name) ASC", [])
+    const listRows = SqlSchema.findAll({ Request: Schema.Void, Result: SiteRow, execute: () => summaries("ORDER BY LOWER(s.name) ASC", []) })
+    const list = listRows(undefined).pipe(Effect.map((rows) => rows.map(toSite)), Effect.orDie)
 
-    const get = (id: number) => Effect.map(summaries("WHERE s.id = ?", [id]), (rows) => Option.fromNullable(rows[0]))
+    const getRow = SqlSchema.findOne({ Request: Schema.Number, Result: SiteRow, execute: (id) => summaries("WHERE s.id = ?", [id]) })
+    const get = (id: number) => getRow(id).pipe(Effect.map(Option.map(toSite)), Effect.orDie)
 
     /** `none` when the name is taken. */
     const insert = (name: string, description: string) =>
@@ -74,11 +81,8 @@ export class SitesRepo extends Effect.Service<SitesRepo>()("borealis/SitesRepo",
         return yield* changes(sql`DELETE FROM sites WHERE ${sql.in("id", ids)}`)
       }).pipe(Effect.orDie)
 
-    const exists = (id: number) =>
-      sql<{ n: number }>`SELECT count(*) AS n FROM sites WHERE id = ${id}`.pipe(
-        Effect.map((rows) => (rows[0]?.n ?? 0) > 0),
-        Effect.orDie
-      )
+    const countOf = SqlSchema.single({ Request: Schema.Number, Result: Row.CountRow, execute: (id) => sql`SELECT count(*) AS n FROM sites WHERE id = ${id}` })
+    const exists = (id: number) => countOf(id).pipe(Effect.map((r) => r.n > 0), Effect.orDie)
 
     const assign = (siteId: number, hostnames: ReadonlyArray<string>) =>
       Effect.forEach(hostnames, (hostname) =>
@@ -87,16 +91,21 @@ export class SitesRepo extends Effect.Service<SitesRepo>()("borealis/SitesRepo",
         Effect.orDie
       )
 
+    const mappingRows = SqlSchema.findAll({
+      Request: Schema.UndefinedOr(Schema.Array(Schema.String)),
+      Result: MappingRow,
+      execute: (hostnames) =>
+        hostnames === undefined
+          ? sql`SELECT ds.device_hostname, s.id, s.name FROM device_sites ds INNER JOIN sites s ON s.id = ds.site_id`
+          : sql`SELECT ds.device_hostname, s.id, s.name FROM device_sites ds INNER JOIN sites s ON s.id = ds.site_id
+             WHERE ${sql.in("ds.device_hostname", hostnames)}`
+    })
+
     const mapping = (hostnames: ReadonlyArray<string> | undefined) =>
-      (hostnames === undefined
-        ? sql<{ device_hostname: string; id: number; name: string | null }>`
-            SELECT ds.device_hostname, s.id, s.name FROM device_sites ds INNER JOIN sites s ON s.id = ds.site_id`
-        : sql<{ device_hostname: string; id: number; name: string | null }>`
-            SELECT ds.device_hostname, s.id, s.name FROM device_sites ds INNER JOIN sites s ON s.id = ds.site_id
-             WHERE ${sql.in("ds.device_hostname", hostnames)}`).pipe(
+      mappingRows(hostnames).pipe(
         Effect.map((rows) => {
           const out: Record<string, SiteMapping> = {}
-          for (const r of rows) out[String(r.device_hostname)] = { site_id: Number(r.id), site_name: r.name ?? "" }
+          for (const r of rows) out[r.device_hostname] = { site_id: r.id, site_name: r.name ?? "" }
           return out
         }),
         Effect.orDie
