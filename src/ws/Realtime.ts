@@ -22,7 +22,8 @@ import { M } from "../layers/metrics.ts"
 import { type AuthenticatedOperator, OperatorAuth } from "../services/operators/OperatorAuth.ts"
 import { AgentRegistry, type SocketIdentity } from "../services/realtime/AgentRegistry.ts"
 import { AGENTS_ROOM, OPERATORS_ROOM, RealtimeOutbox } from "../services/realtime/RealtimeOutbox.ts"
-import { agentHandlers, eventServiceTags, type EventContext, type EventServices, operatorHandlers } from "./events.ts"
+import { eventServiceTags, type EventContext, type EventServices } from "./events.ts"
+import { agentHandlers, operatorHandlers } from "./handlers.ts"
 
 /** Events queued per connection before new ones are dropped (a flooding client loses its own events). */
 export const MAILBOX_LIMIT = 256
