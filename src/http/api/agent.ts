@@ -6,9 +6,9 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
-import { EnrollPoll, EnrollRequest } from "../../services/enrollment/payloads.ts"
+import { EnrollPoll, EnrollRequest } from "../../services/enrollment/requests.ts"
 import { Wire } from "../../services/errors.ts"
-import { RefreshRequest } from "../../services/tokens/payloads.ts"
+import { RefreshRequest } from "../../services/tokens/requests.ts"
 import { access } from "./security.ts"
 
 /** Device authentication (Bearer access token, §3.4 variant B) for the agent report routes. */

@@ -21,7 +21,7 @@ import {
   verifyEd25519
 } from "./encoding.ts"
 import { EnrollmentRepo } from "./EnrollmentRepo.ts"
-import type { EnrollPoll, EnrollRequest } from "./payloads.ts"
+import type { EnrollPoll, EnrollRequest } from "./requests.ts"
 import { ProofReplayCache } from "./ProofReplayCache.ts"
 import { Revocations } from "../revocations/Revocations.ts"
 

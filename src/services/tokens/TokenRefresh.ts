@@ -15,7 +15,7 @@ import { changes } from "../sqlResult.ts"
 import { isoUtc, parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "./AccessTokens.ts"
 import { Dpop, dpopWireError } from "./Dpop.ts"
-import type { RefreshRequest } from "./payloads.ts"
+import type { RefreshRequest } from "./requests.ts"
 
 /** A superseded token presented within this many seconds is a lost response, not a theft. */
 export const ROTATION_GRACE_SECONDS = 30
