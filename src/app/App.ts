@@ -8,7 +8,6 @@ import { HttpRequestHandlerLive } from "../http/App.ts"
 import { HttpAppLive } from "../http/Http.ts"
 import { MetricsListenerLive } from "../http/MetricsListener.ts"
 import { EngineConfig } from "../layers/Config.ts"
-import type { ConfigInvalid } from "../layers/configParse.ts"
 import { HttpListener, HttpListenerLive } from "../layers/HttpListener.ts"
 import { KeyMaterial } from "../layers/keys/KeyMaterial.ts"
 import { Lifecycle } from "../layers/Lifecycle.ts"
@@ -89,4 +88,3 @@ export const makeAppLayer = <E>(config: Layer.Layer<EngineConfig, E>) => {
 }
 
 export const AppLive = makeAppLayer(EngineConfig.fromEnv())
-export type AppError = ConfigInvalid

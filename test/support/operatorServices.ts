@@ -1,5 +1,4 @@
 // The operator-side services on a fresh temp root: real SQLite file, real migrations, real Audit.
-import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { EngineConfig } from "../../src/layers/Config.ts"
 import { applyMigrations } from "../../src/layers/Migrations.ts"
@@ -24,5 +23,3 @@ export const operatorServices = (root: string = tempRoot("borealis-ops-")) =>
     Layer.provideMerge(KeyMaterial.Test),
     Layer.provideMerge(migratedDatabase(root))
   )
-
-export const run = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect

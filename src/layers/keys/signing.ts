@@ -52,11 +52,6 @@ export const JWT_LEGACY_RELATIVE = path.join("keys", "borealis-jwt-ed25519.key")
 export const loadJwtKey = (runtimeRoot: string): Ed25519Key =>
   loadOrCreateEd25519(path.join(runtimeRoot, JWT_KEY_RELATIVE), [path.join(runtimeRoot, JWT_LEGACY_RELATIVE)])
 
-export interface ScriptKeyFiles {
-  readonly key: string
-  readonly pub: string
-}
-
 export const scriptKeyFiles = (serverCertRoot: string, runtimeRoot: string) => ({
   primary: {
     key: path.join(serverCertRoot, "Code-Signing", "engine-script-ed25519.key"),
