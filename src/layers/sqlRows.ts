@@ -4,6 +4,7 @@
 // single / void), so a row that is not what the code expects is a loud defect, not a silent `undefined`.
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type * as SchemaAST from "effect/SchemaAST"
 
 const NUMERIC = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/
 
@@ -58,3 +59,53 @@ export const Nullable = Schema.NullOr
 
 /** `count(*) AS n` and friends. */
 export const CountRow = Schema.Struct({ n: Num })
+
+/** A plain test that a column value already has the decoded type (the common SQLite case). */
+const decodedTest = (ast: SchemaAST.AST): ((value: unknown) => boolean) => {
+  switch (ast._tag) {
+    case "NumberKeyword":
+      return (value) => typeof value === "number"
+    case "StringKeyword":
+      return (value) => typeof value === "string"
+    case "BooleanKeyword":
+      return (value) => typeof value === "boolean"
+    case "Literal": {
+      const literal = ast.literal
+      return (value) => value === literal
+    }
+    case "Union": {
+      const members = ast.types.map(decodedTest)
+      return (value) => members.some((test) => test(value))
+    }
+    default:
+      return Schema.is(Schema.make(ast))
+  }
+}
+
+/**
+ * The rows of a query that returns thousands of them on a hot path (the scheduler reads every enabled
+ * job every minute), as one schema: when every column of every row already has its decoded type
+ * (SQLite's numbers and text), the rows are taken as they are after plain type tests; any other result
+ * (PostgreSQL's int8 strings, 0/1 for a boolean column) is decoded row by row with `row`. Decode with
+ * `Schema.decodeUnknown(BulkRows(row))` built once (`SqlSchema.findAll` decodes element by element,
+ * which costs more than such a query itself).
+ */
+export const BulkRows = <Fields extends Readonly<Record<string, Schema.Schema.AnyNoContext>>>(row: Schema.Struct<Fields>) => {
+  const rows = Schema.Array(row)
+  const tests = Object.entries(row.fields).map(([name, column]) => [name, decodedTest(Schema.typeSchema(column).ast)] as const)
+  const alreadyDecoded = (value: unknown): value is ReadonlyArray<Schema.Struct.Type<Fields>> => {
+    if (!Array.isArray(value)) return false
+    for (const item of value) {
+      if (typeof item !== "object" || item === null) return false
+      for (const [name, test] of tests) if (!test((item as Record<string, unknown>)[name])) return false
+    }
+    return true
+  }
+  return Schema.declare([rows], {
+    decode: (schema) => {
+      const decodeRows = ParseResult.decodeUnknown(schema)
+      return (value, options) => (alreadyDecoded(value) ? ParseResult.succeed(value) : decodeRows(value, options))
+    },
+    encode: (schema) => ParseResult.encodeUnknown(schema)
+  }).annotations({ identifier: "SqlBulkRows" })
+}
