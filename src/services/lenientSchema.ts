@@ -108,6 +108,23 @@ export const lenientStruct = <P extends Pieces>(pieces: P, identifier: string) =
   })
 }
 
+/**
+ * A lenient body whose fields, once each is read by its piece, are settled together by `rule`: an
+ * alias (`ttl_hours`, else `ttl`), or a check that needs two fields (a hash, else a password). `rule`
+ * answers the typed value or the wire code; it runs only when every field's own piece has passed, so
+ * field codes still win in declaration order. The OpenAPI document stays the struct's.
+ */
+export const lenientRule = <A, I, B>(struct: Schema.Schema<A, I>, to: Schema.Schema<B>, rule: (fields: A) => Either.Either<B, string>) =>
+  Schema.transformOrFail(struct, Schema.typeSchema(to), {
+    strict: true,
+    decode: (fields, _, ast) =>
+      Either.match(rule(fields), {
+        onLeft: (code) => ParseResult.fail(new ParseResult.Type(ast, fields, code)),
+        onRight: ParseResult.succeed
+      }),
+    encode: (value, _, ast) => ParseResult.fail(new ParseResult.Forbidden(ast, value, "a request body is only decoded"))
+  })
+
 /** The wire code of a failed decode: the message of its first issue. */
 export const wireCode = (error: ParseResult.ParseError): string =>
   ParseResult.ArrayFormatter.formatErrorSync(error)[0]?.message ?? "invalid_request"

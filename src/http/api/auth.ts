@@ -4,13 +4,8 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
+import { LoginRequest, MfaVerifyRequest } from "../../services/operators/requests.ts"
 import { access, RequireOperator } from "./security.ts"
-
-export const LoginPayload = Schema.Struct({
-  username: Schema.String,
-  password_sha512: Schema.optional(Schema.String).annotations({ description: "SHA-512 hex of the password (what the web UI sends)" }),
-  password: Schema.optional(Schema.String).annotations({ description: "Plain password, hashed by the server when no hash is given" })
-})
 
 export const LoginOk = Schema.Struct({
   status: Schema.Literal("ok"),
@@ -30,11 +25,6 @@ export const MfaRequired = Schema.Struct({
   qr_image: Schema.optional(Schema.String)
 })
 
-export const MfaVerifyPayload = Schema.Struct({
-  pending_token: Schema.String,
-  code: Schema.String.annotations({ description: "6 digits; spaces and dashes are ignored" })
-})
-
 export const Me = Schema.Struct({
   username: Schema.String,
   display_name: Schema.String,
@@ -47,7 +37,7 @@ export const StatusOk = Schema.Struct({ status: Schema.Literal("ok") })
 export class AuthApi extends HttpApiGroup.make("auth")
   .add(
     HttpApiEndpoint.post("login", "/api/auth/login")
-      .setPayload(LoginPayload)
+      .setPayload(LoginRequest)
       .addSuccess(Schema.Union(LoginOk, MfaRequired))
       .addError(Wire.BadRequest)
       .addError(Wire.Unauthorized)
@@ -58,7 +48,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
   )
   .add(
     HttpApiEndpoint.post("mfaVerify", "/api/auth/mfa/verify")
-      .setPayload(MfaVerifyPayload)
+      .setPayload(MfaVerifyRequest)
       .addSuccess(LoginOk)
       .addError(Wire.BadRequest)
       .addError(Wire.Unauthorized)

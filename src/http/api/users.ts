@@ -4,6 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
+import { ChangeRoleRequest, CreateUserRequest, ResetPasswordRequest, UpdateMfaRequest } from "../../services/operators/requests.ts"
 import { access, RequireAdmin } from "./security.ts"
 
 export const UserView = Schema.Struct({
@@ -23,12 +24,7 @@ export class UsersApi extends HttpApiGroup.make("users")
   .add(HttpApiEndpoint.get("list", "/api/users").addSuccess(Schema.Struct({ users: Schema.Array(UserView) })))
   .add(
     HttpApiEndpoint.post("create", "/api/users")
-      .setPayload(Schema.Struct({
-        username: Schema.String,
-        password_sha512: Schema.String,
-        role: Schema.optional(Schema.Literal("Viewer", "User", "Admin")),
-        display_name: Schema.optional(Schema.String)
-      }))
+      .setPayload(CreateUserRequest)
       .addSuccess(StatusOk)
       .addError(Wire.BadRequest)
       .addError(Wire.Conflict)
@@ -43,7 +39,7 @@ export class UsersApi extends HttpApiGroup.make("users")
   .add(
     HttpApiEndpoint.post("resetPassword", "/api/users/:username/reset_password")
       .setPath(username)
-      .setPayload(Schema.Struct({ password_sha512: Schema.String }))
+      .setPayload(ResetPasswordRequest)
       .addSuccess(StatusOk)
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
@@ -51,7 +47,7 @@ export class UsersApi extends HttpApiGroup.make("users")
   .add(
     HttpApiEndpoint.post("changeRole", "/api/users/:username/role")
       .setPath(username)
-      .setPayload(Schema.Struct({ role: Schema.String }))
+      .setPayload(ChangeRoleRequest)
       .addSuccess(StatusOk)
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
@@ -59,8 +55,9 @@ export class UsersApi extends HttpApiGroup.make("users")
   .add(
     HttpApiEndpoint.post("updateMfa", "/api/users/:username/mfa")
       .setPath(username)
-      .setPayload(Schema.Struct({ enabled: Schema.Boolean, reset_secret: Schema.optional(Schema.Boolean) }))
+      .setPayload(UpdateMfaRequest)
       .addSuccess(StatusOk)
+      .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
   )
   .addError(Wire.PayloadTooLarge)

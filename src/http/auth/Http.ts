@@ -2,12 +2,13 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { EngineConfig } from "../../layers/Config.ts"
 import { MFA_COOKIE, OperatorAuth, parseCookies } from "../../services/operators/OperatorAuth.ts"
+import { LoginRequest, MfaVerifyRequest } from "../../services/operators/requests.ts"
 import { BorealisApi } from "../api/Api.ts"
 import { clientIp } from "../clientIp.ts"
-import { beforeAuthentication } from "../body.ts"
-import { operatorJson } from "../body.ts"
+import { beforeAuthentication, operatorPayload } from "../body.ts"
 import { CurrentOperator } from "../api/security.ts"
 import { clearAuthCookies, setChallengeCookie, setLoginCookies } from "./cookies.ts"
 
@@ -16,6 +17,14 @@ const clientInfo = Effect.gen(function*() {
   return { ip: yield* clientIp, userAgent: request.headers["user-agent"] }
 })
 
+// Login and MFA take no credentials: their bodies are read under the lower limit.
+const loginBody = beforeAuthentication(operatorPayload(LoginRequest))
+/** Read (413 first), but a body that does not decode is judged after the challenge (`admitMfa`). */
+const mfaVerifyBody = beforeAuthentication(operatorPayload(MfaVerifyRequest)).pipe(
+  Effect.map(Either.right),
+  Effect.catchTag("BadRequest", (refused) => Effect.succeed(Either.left(refused)))
+)
+
 export const AuthLive = HttpApiBuilder.group(BorealisApi, "auth", (handlers) =>
   Effect.gen(function*() {
     const auth = yield* OperatorAuth
@@ -23,8 +32,7 @@ export const AuthLive = HttpApiBuilder.group(BorealisApi, "auth", (handlers) =>
     return handlers
       .handleRaw("login", () =>
         Effect.gen(function*() {
-          const payload = yield* beforeAuthentication(operatorJson)
-          const outcome = yield* auth.login(payload, yield* clientInfo)
+          const outcome = yield* auth.login(yield* loginBody, yield* clientInfo)
           if (outcome._tag === "LoginSuccess") {
             const body = { status: "ok", username: outcome.username, role: outcome.role, token: outcome.token }
             return setLoginCookies(HttpServerResponse.unsafeJson(body), debug, outcome.session, outcome.token)
@@ -43,9 +51,11 @@ export const AuthLive = HttpApiBuilder.group(BorealisApi, "auth", (handlers) =>
         }))
       .handleRaw("mfaVerify", ({ request }) =>
         Effect.gen(function*() {
-          const challenge = parseCookies(request.headers["cookie"])[MFA_COOKIE]
-          const payload = yield* beforeAuthentication(operatorJson)
-          const outcome = yield* auth.verifyMfa(challenge === "" ? undefined : challenge, payload, yield* clientInfo)
+          const cookie = parseCookies(request.headers["cookie"])[MFA_COOKIE]
+          const challenge = cookie === "" ? undefined : cookie
+          const decoded = yield* mfaVerifyBody
+          yield* auth.admitMfa(challenge)
+          const outcome = yield* auth.verifyMfa(challenge, yield* decoded, yield* clientInfo)
           const body = { status: "ok", username: outcome.username, role: outcome.role, token: outcome.token }
           return setLoginCookies(HttpServerResponse.unsafeJson(body), debug, outcome.session, outcome.token)
         }))

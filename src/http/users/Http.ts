@@ -1,12 +1,17 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import { OperatorAccounts } from "../../services/operators/OperatorAccounts.ts"
-import { pyStrOrEmpty, pyTruthy } from "../../services/pyValues.ts"
+import { ChangeRoleRequest, CreateUserRequest, ResetPasswordRequest, UpdateMfaRequest } from "../../services/operators/requests.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { operatorJson } from "../body.ts"
+import { operatorPayload } from "../body.ts"
 
 const ok = { status: "ok" } as const
+
+const createBody = operatorPayload(CreateUserRequest)
+const resetPasswordBody = operatorPayload(ResetPasswordRequest)
+const changeRoleBody = operatorPayload(ChangeRoleRequest)
+const updateMfaBody = operatorPayload(UpdateMfaRequest)
 
 export const UsersLive = HttpApiBuilder.group(BorealisApi, "users", (handlers) =>
   Effect.gen(function*() {
@@ -15,33 +20,26 @@ export const UsersLive = HttpApiBuilder.group(BorealisApi, "users", (handlers) =
       .handle("list", () => Effect.map(accounts.list(), (users) => ({ users })))
       .handleRaw("create", () =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
-          const username = pyStrOrEmpty(payload["username"]).trim()
-          yield* accounts.create({
-            username,
-            password_sha512: pyStrOrEmpty(payload["password_sha512"]).trim(),
-            role: pyStrOrEmpty(payload["role"]) || "User",
-            display_name: pyStrOrEmpty(payload["display_name"]) || username
-          }, yield* currentActor)
+          yield* accounts.create(yield* createBody, yield* currentActor)
           return ok
         }))
       .handle("remove", ({ path }) => Effect.as(Effect.flatMap(currentActor, (a) => accounts.remove(path.username, a)), ok))
       .handleRaw("resetPassword", ({ path }) =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
-          yield* accounts.resetPassword(path.username, pyStrOrEmpty(payload["password_sha512"]).trim(), yield* currentActor)
+          const body = yield* resetPasswordBody
+          yield* accounts.resetPassword(path.username, body.password_sha512, yield* currentActor)
           return ok
         }))
       .handleRaw("changeRole", ({ path }) =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
-          yield* accounts.changeRole(path.username, pyStrOrEmpty(payload["role"]).trim(), yield* currentActor)
+          const body = yield* changeRoleBody
+          yield* accounts.changeRole(path.username, body.role, yield* currentActor)
           return ok
         }))
       .handleRaw("updateMfa", ({ path }) =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
-          yield* accounts.updateMfa(path.username, pyTruthy(payload["enabled"]), pyTruthy(payload["reset_secret"]), yield* currentActor)
+          const body = yield* updateMfaBody
+          yield* accounts.updateMfa(path.username, body.enabled, body.reset_secret, yield* currentActor)
           return ok
         }))
   }))

@@ -5,20 +5,19 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cookies from "@effect/platform/Cookies"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { randomBytes, randomUUID } from "node:crypto"
-import type { JsonRecord as JsonObject } from "../pyValues.ts"
 import { EngineConfig } from "../../layers/Config.ts"
 import { Audit } from "../audit/Audit.ts"
 import { KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
-import { BadRequest, Forbidden, RateLimited, Unauthorized } from "../errors.ts"
+import { Forbidden, RateLimited, Unauthorized } from "../errors.ts"
 import { M } from "../../layers/metrics.ts"
 import { Revocations } from "../revocations/Revocations.ts"
-import { buildLoginRequest, buildMfaRequest, DEFAULT_PASSWORD_SHA512, looksLikeSha512, passwordMatches } from "./credentials.ts"
+import { DEFAULT_PASSWORD_SHA512, looksLikeSha512, passwordMatches } from "./credentials.ts"
 import { LoginThrottle } from "./LoginThrottle.ts"
+import type { LoginRequest, MfaVerifyRequest } from "./requests.ts"
 import { hashPassword, needsRehash, verifyPassword } from "./passwords.ts"
 import { hashSessionId, sessionDeadline, SessionsRepo, type StoredSession } from "./SessionsRepo.ts"
 import { issueToken, verifyToken } from "./tokens.ts"
@@ -362,11 +361,8 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
         return false
       })
 
-    /** POST /api/auth/login. spec: §6.9 (H-AUTH) */
-    const login = Effect.fn("OperatorAuth.login")(function*(payload: JsonObject, client: ClientInfo) {
-      const built = buildLoginRequest(payload)
-      if (Either.isLeft(built)) return yield* new BadRequest({ error: built.left })
-      const request = built.right
+    /** POST /api/auth/login, its body decoded (LoginRequest). spec: §6.9 (H-AUTH) */
+    const login = Effect.fn("OperatorAuth.login")(function*(request: LoginRequest, client: ClientInfo) {
       yield* refuseThrottled(request.username, client)
       const found = yield* users.findByUsername(request.username)
       if (!(yield* passwordOpens(found, request.password_sha512)) || Option.isNone(found)) {
@@ -386,13 +382,20 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
         return next
       })
 
+    const mfaPending = new Unauthorized({ error: "mfa_pending" })
+
+    /**
+     * The MFA step needs a live challenge before its body is judged (401 `mfa_pending` comes before
+     * 400): the edge calls this, then decodes the body, then calls `verifyMfa`.
+     */
+    const admitMfa = Effect.fn("OperatorAuth.admitMfa")(function*(challengeId: string | undefined) {
+      if (challengeId === undefined || !(yield* Ref.get(challenges)).has(challengeId)) return yield* mfaPending
+    })
+
     /** POST /api/auth/mfa/verify: the challenge named by the MFA cookie, the body's token and code. */
-    const verifyMfa = Effect.fn("OperatorAuth.verifyMfa")(function*(challengeId: string | undefined, payload: JsonObject, client: ClientInfo) {
+    const verifyMfa = Effect.fn("OperatorAuth.verifyMfa")(function*(challengeId: string | undefined, request: MfaVerifyRequest, client: ClientInfo) {
       const pending = challengeId === undefined ? undefined : (yield* Ref.get(challenges)).get(challengeId)
-      if (challengeId === undefined || pending === undefined) return yield* new Unauthorized({ error: "mfa_pending" })
-      const built = buildMfaRequest(payload)
-      if (Either.isLeft(built)) return yield* new BadRequest({ error: built.left })
-      const request = built.right
+      if (challengeId === undefined || pending === undefined) return yield* mfaPending
       yield* refuseThrottled(pending.username, client, "mfa")
       const sessionFailure = (reason: "mfa_session_invalid" | "mfa_expired", error: string) =>
         Effect.gen(function*() {
@@ -483,7 +486,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
       return view
     })
 
-    return { authenticate, resolveOperator, sessionAlive, login, verifyMfa, logout, me } as const
+    return { authenticate, resolveOperator, sessionAlive, login, admitMfa, verifyMfa, logout, me } as const
   })
 }) {
   /**
@@ -505,6 +508,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
       resolveOperator: (presented) => Effect.map(authenticate(presented), Option.map((o): Operator => ({ username: o.username, role: o.role }))),
       sessionAlive: () => Effect.succeed(Option.none()),
       login: () => Effect.fail(invalidCredentials),
+      admitMfa: () => Effect.fail(new Unauthorized({ error: "mfa_pending" })),
       verifyMfa: () => Effect.fail(new Unauthorized({ error: "mfa_pending" })),
       logout: () => Effect.void,
       me: (operator) => Effect.succeed({ username: operator.username, display_name: operator.displayName, role: operator.role })

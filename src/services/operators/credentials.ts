@@ -1,10 +1,9 @@
-// Pure rules for operator credentials, as the original's builders and account service apply them.
+// Pure rules for operator credentials, as the original's account service applies them (the login and
+// MFA bodies are read by requests.ts).
 // spec: config-bootstrap-tests.md §6.13 (test_operator_auth_builders, test_operator_account_service)
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { createHash, timingSafeEqual } from "node:crypto"
-import type { JsonRecord as JsonObject } from "../pyValues.ts"
-import { pyStrOrEmpty } from "../pyValues.ts"
 
 export const sha512Hex = (text: string): string => createHash("sha512").update(text, "utf8").digest("hex")
 
@@ -12,11 +11,6 @@ export const sha512Hex = (text: string): string => createHash("sha512").update(t
 export const DEFAULT_PASSWORD_SHA512 = sha512Hex("Password")
 
 const SHA512_HEX = /^[0-9a-f]{128}$/
-
-export interface LoginRequest {
-  readonly username: string
-  readonly password_sha512: string
-}
 
 /** Longest username accepted anywhere (login, create): longer ones are refused before being logged. */
 export const MAX_USERNAME_LENGTH = 128
@@ -29,38 +23,6 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
 /** Identifiers an operator types: bounded, and no control characters (they end up in logs and audit). */
 export const usernameProblem = (username: string): string | undefined =>
   username.length > MAX_USERNAME_LENGTH || CONTROL.test(username) ? INVALID_USERNAME : undefined
-
-/**
- * `username` (trimmed) plus `password_sha512` (trimmed, lowercased) or a plain `password` that is
- * hashed here. Errors are the original's messages, plus a refusal of oversized or control-character
- * usernames and oversized passwords before anything is logged or stored.
- */
-export const buildLoginRequest = (payload: JsonObject): Either.Either<LoginRequest, string> => {
-  const username = pyStrOrEmpty(payload["username"]).trim()
-  const hash = pyStrOrEmpty(payload["password_sha512"]).trim().toLowerCase()
-  const password = payload["password"]
-  if (username === "") return Either.left("username is required")
-  const problem = usernameProblem(username)
-  if (problem !== undefined) return Either.left(problem)
-  if (hash !== "") return hash.length > MAX_PASSWORD_LENGTH ? Either.left("password is too long") : Either.right({ username, password_sha512: hash })
-  if (typeof password !== "string" || password === "") return Either.left("password is required")
-  if (password.length > MAX_PASSWORD_LENGTH) return Either.left("password is too long")
-  return Either.right({ username, password_sha512: sha512Hex(password) })
-}
-
-export interface MfaRequest {
-  readonly pending_token: string
-  readonly code: string
-}
-
-/** `"12 34-56"` → `"123456"`; the code needs at least 6 digits. */
-export const buildMfaRequest = (payload: JsonObject): Either.Either<MfaRequest, string> => {
-  const pending = pyStrOrEmpty(payload["pending_token"]).trim()
-  const digits = pyStrOrEmpty(payload["code"]).trim().replace(/\D/g, "")
-  if (pending === "") return Either.left("pending_token is required")
-  if (digits.length < 6) return Either.left("code must contain 6 digits")
-  return Either.right({ pending_token: pending, code: digits })
-}
 
 /** Equal lengths compared in constant time; a mismatch in length still costs one comparison. */
 export const constantTimeEqual = (a: string, b: string): boolean => {

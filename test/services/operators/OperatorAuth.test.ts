@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -11,9 +12,13 @@ import { KeyMaterial } from "../../../src/layers/keys/KeyMaterial.ts"
 import { DEFAULT_PASSWORD_SHA512, sha512Hex } from "../../../src/services/operators/credentials.ts"
 import { OperatorAuth, type LoginSuccess, type MfaChallenge } from "../../../src/services/operators/OperatorAuth.ts"
 import { currentCode, generateSecret } from "../../../src/services/operators/totp.ts"
+import { lenientDecoder } from "../../../src/services/lenientSchema.ts"
+import { MfaVerifyRequest } from "../../../src/services/operators/requests.ts"
 import { operatorServices } from "../../support/operatorServices.ts"
 
 const client = { ip: "10.0.0.1" }
+/** The body as the HTTP edge decodes it (spaces and dashes in the code dropped). */
+const decodeMfaBody = lenientDecoder(MfaVerifyRequest)
 const adminLogin = { username: "admin", password_sha512: DEFAULT_PASSWORD_SHA512 }
 
 /** The typed failure of an exit (undefined when it succeeded or died). */
@@ -63,7 +68,8 @@ describe("OperatorAuth (test_operator_auth_service.py)", () => {
       expect(challenge.secret).toBeUndefined()
       expect(challenge.qr_image).toBeUndefined()
       const code = currentCode(secret, Date.UTC(2025, 0, 1))
-      const done = yield* auth.verifyMfa(challenge.challenge, { pending_token: challenge.pending_token, code: `${code.slice(0, 3)} ${code.slice(3)}` }, client)
+      const body = Either.getOrThrow(decodeMfaBody({ pending_token: challenge.pending_token, code: `${code.slice(0, 3)} ${code.slice(3)}` }))
+      const done = yield* auth.verifyMfa(challenge.challenge, body, client)
       expect(done).toMatchObject({ _tag: "LoginSuccess", username: "admin", role: "Admin" })
     }).pipe(Effect.provide(operatorServices())))
 

@@ -3,8 +3,6 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import {
-  buildLoginRequest,
-  buildMfaRequest,
   constantTimeEqual,
   DEFAULT_PASSWORD_SHA512,
   normalisePasswordHash,
@@ -12,7 +10,13 @@ import {
   passwordMatches,
   sha512Hex
 } from "../../../src/services/operators/credentials.ts"
+import { lenientDecoder } from "../../../src/services/lenientSchema.ts"
+import { LoginRequest, MfaVerifyRequest } from "../../../src/services/operators/requests.ts"
 import { pyIntOption, pyStrOrEmpty, pyTruthy } from "../../../src/services/pyValues.ts"
+
+// The original's builders are the login and MFA body schemas now.
+const buildLoginRequest = lenientDecoder(LoginRequest)
+const buildMfaRequest = lenientDecoder(MfaVerifyRequest)
 
 describe("operator auth builders", () => {
   it("keeps an explicit hash (trimmed, lowercased)", () => {
