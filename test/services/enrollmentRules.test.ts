@@ -1,9 +1,12 @@
 // Pure rules of the agent side: base64, GUIDs, bearer parsing, rate windows, heartbeat columns.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as crypto from "node:crypto"
-import { cleanStr, heartbeatColumns, mergePreserve, summaryColumns } from "../../src/services/agents/AgentInventory.ts"
+import { heartbeatColumns, mergePreserve, summaryColumns } from "../../src/services/agents/AgentInventory.ts"
+import { cleanStr, DetailsSummary, HeartbeatReport } from "../../src/services/agents/requests.ts"
 import { bearerToken } from "../../src/services/deviceAuth/DeviceAuth.ts"
 import {
   deviceStatusAllowsAccess,
@@ -23,7 +26,16 @@ import {
 } from "../../src/services/enrollment/encoding.ts"
 import { hashRefreshToken, newRefreshToken } from "../../src/services/tokens/refreshToken.ts"
 import { makeSlidingWindow } from "../../src/services/ratelimit/SlidingWindow.ts"
+import { lenientDecoder } from "../../src/services/lenientSchema.ts"
 import { parseIsoUtc } from "../../src/services/time.ts"
+
+/** A body as the HTTP edge decodes it (these schemas never refuse one). */
+const decoded = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = lenientDecoder(schema)
+  return (body: unknown): A => Either.getOrThrow(decode(body))
+}
+const heartbeat = decoded(HeartbeatReport)
+const summary = decoded(DetailsSummary)
 
 describe("GUID normalisation (spec §8, D-AUTH)", () => {
   const canonical = "DE305D54-75B4-431B-ADB2-EB6B9E546014"
@@ -163,12 +175,12 @@ describe("sliding-window limiter (spec §6.1)", () => {
 
 describe("heartbeat and details mapping (E-HB record_heartbeat, _extract_device_columns)", () => {
   it("metrics, addresses and inventory become columns; absent values are left alone", () => {
-    const columns = heartbeatColumns({
+    const columns = heartbeatColumns(heartbeat({
       hostname: "host-1",
       inventory: { memory: [{ total: "16GB" }], cpu: { cores: 8 }, software: "not a list" },
       metrics: { operating_system: "Windows", last_user: "Admin", uptime: "120" },
       external_ip: "1.2.3.4"
-    }, 1000)
+    }), 1000)
     expect(columns).toEqual({
       last_seen: 1000,
       hostname: "host-1",
@@ -179,13 +191,13 @@ describe("heartbeat and details mapping (E-HB record_heartbeat, _extract_device_
       memory: '[{"total":"16GB"}]',
       cpu: '{"cores":8}'
     })
-    expect(heartbeatColumns({ metrics: { username: "BUNNY-LAB\\alice.smith" } }, 5)).toEqual({ last_seen: 5, last_user: "BUNNY-LAB\\alice.smith" })
-    expect(heartbeatColumns({ metrics: { uptime: 120 } }, 5)).toEqual({ last_seen: 5, uptime: 120 })
-    expect(heartbeatColumns({ metrics: "nope", inventory: 3 }, 5)).toEqual({ last_seen: 5 })
+    expect(heartbeatColumns(heartbeat({ metrics: { username: "BUNNY-LAB\\alice.smith" } }), 5)).toEqual({ last_seen: 5, last_user: "BUNNY-LAB\\alice.smith" })
+    expect(heartbeatColumns(heartbeat({ metrics: { uptime: 120 } }), 5)).toEqual({ last_seen: 5, uptime: 120 })
+    expect(heartbeatColumns(heartbeat({ metrics: "nope", inventory: 3 }), 5)).toEqual({ last_seen: 5 })
   })
 
   it("summary aliases, deep merge that never erases", () => {
-    expect(summaryColumns({ os: "Linux", last_user_name: "bob", uptime_sec: 9, type: "Laptop" })).toEqual({
+    expect(summaryColumns(summary({ os: "Linux", last_user_name: "bob", uptime_sec: 9, type: "Laptop" }))).toEqual({
       operating_system: "Linux",
       last_user: "bob",
       uptime: 9,

@@ -4,6 +4,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { AgentInventory } from "../../services/agents/AgentInventory.ts"
+import { DetailsReport, HeartbeatReport } from "../../services/agents/requests.ts"
 import * as Option from "effect/Option"
 import { EngineConfig } from "../../layers/Config.ts"
 import { DeviceAuth, DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
@@ -15,7 +16,7 @@ import { TokenRefresh } from "../../services/tokens/TokenRefresh.ts"
 import { AccessTokens } from "../../services/tokens/AccessTokens.ts"
 import { M } from "../../layers/metrics.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { agentPayload, beforeAuthentication, jsonObject } from "../body.ts"
+import { agentPayload, beforeAuthentication } from "../body.ts"
 import { clientIp, peerIsTrusted } from "../clientIp.ts"
 import { connectionAuthenticated } from "../connection.ts"
 import { dpopHeaderValues, publicRequestUrl } from "../requestUrl.ts"
@@ -27,6 +28,9 @@ const AGENT_CONTEXT_HEADER = "x-borealis-agent-context"
 const enrollRequestBody = beforeAuthentication(agentPayload(EnrollRequest))
 const enrollPollBody = beforeAuthentication(agentPayload(EnrollPoll))
 const refreshBody = beforeAuthentication(agentPayload(RefreshRequest))
+// Reports of authenticated devices (read after DeviceAuthentication, under the general body limit).
+const heartbeatBody = agentPayload(HeartbeatReport)
+const detailsBody = agentPayload(DetailsReport)
 
 /** The wire code of an error (what agents see), for outcome labels. */
 const codeOf = (error: unknown): string =>
@@ -106,15 +110,15 @@ export const AgentLive = HttpApiBuilder.group(BorealisApi, "agent", (handlers) =
           yield* connectionAuthenticated
           return answer
         }).pipe(counted(M.tokenRefreshes, (a) => (a.refresh_token === undefined ? "ok" : "rotated"))))
-      .handle("heartbeat", () =>
+      .handleRaw("heartbeat", () =>
         Effect.gen(function*() {
           const auth = yield* DeviceAuthContext
-          return yield* inventory.heartbeat(auth, yield* jsonObject)
+          return yield* inventory.heartbeat(auth, yield* heartbeatBody)
         }))
-      .handle("details", () =>
+      .handleRaw("details", () =>
         Effect.gen(function*() {
           const auth = yield* DeviceAuthContext
-          return yield* inventory.details(auth, yield* jsonObject)
+          return yield* inventory.details(auth, yield* detailsBody)
         }))
       .handle("scriptRequest", () => Effect.flatMap(DeviceAuthContext, inventory.scriptRequest))
       .handle("jwks", () => Effect.succeed(tokens.jwks as never))

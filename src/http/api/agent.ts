@@ -5,6 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
+import { DetailsReport, HeartbeatReport } from "../../services/agents/requests.ts"
 import { DeviceAuthContext } from "../../services/deviceAuth/DeviceAuth.ts"
 import { EnrollPoll, EnrollRequest } from "../../services/enrollment/requests.ts"
 import { Wire } from "../../services/errors.ts"
@@ -87,6 +88,7 @@ export class AgentApi extends HttpApiGroup.make("agent")
   )
   .add(
     HttpApiEndpoint.post("heartbeat", "/api/agent/heartbeat")
+      .setPayload(HeartbeatReport)
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok"), poll_after_ms: Schema.Number }))
       .addError(Wire.NotFound)
       .addError(Wire.Conflict)
@@ -96,6 +98,7 @@ export class AgentApi extends HttpApiGroup.make("agent")
   )
   .add(
     HttpApiEndpoint.post("details", "/api/agent/details")
+      .setPayload(DetailsReport)
       .addSuccess(StatusOk)
       .addError(Wire.BadRequest)
       .addError(Wire.Forbidden)

@@ -1,35 +1,26 @@
 // What authenticated agents report over REST: heartbeats (last_seen + metrics, written behind) and
 // inventory details (written through). spec: realtime-jobs.md §2.2; config-bootstrap-tests.md §6.8
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Row from "../../layers/sqlRows.ts"
 import type { DeviceAuthContextShape } from "../deviceAuth/DeviceAuth.ts"
 import { Audit } from "../audit/Audit.ts"
-import { capText, hostnameProblem, normalizeGuid } from "../devices/identity.ts"
+import { hostnameProblem, normalizeGuid } from "../devices/identity.ts"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../errors.ts"
 import { KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
 import { DeviceWriteBehind, type DeviceColumns } from "../presence/DeviceWriteBehind.ts"
 import { AgentRegistry } from "../realtime/AgentRegistry.ts"
-import { pyIntOption, pyTruthy } from "../pyValues.ts"
+import { isRecord } from "../pyValues.ts"
 import { Revocations } from "../revocations/Revocations.ts"
 import { isoUtc } from "../time.ts"
+import type { DetailsReport, DetailsSummary, HeartbeatReport } from "./requests.ts"
 
-type Json = Readonly<Record<string, unknown>>
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v)
-
-/** Longest agent-reported text kept per column (OS names, users, addresses, …). */
-export const MAX_FIELD_CHARS = 1024
 /** Longest inventory document (software list, …) kept per column; a larger one is not stored. */
-export const MAX_INVENTORY_CHARS = 2 * 1024 * 1024
-
-/** `clean_device_str`: a trimmed non-empty string (numbers rendered), capped, else undefined. */
-export const cleanStr = (value: unknown): string | undefined => {
-  if (value === undefined || value === null || typeof value === "object") return undefined
-  const s = String(value).trim()
-  return s === "" ? undefined : capText(s, MAX_FIELD_CHARS)
-}
+const MAX_INVENTORY_CHARS = 2 * 1024 * 1024
 
 /** A JSON document of the inventory, unless it is too large to keep. */
 const inventoryJson = (value: unknown): string | undefined => {
@@ -37,57 +28,47 @@ const inventoryJson = (value: unknown): string | undefined => {
   return text.length <= MAX_INVENTORY_CHARS ? text : undefined
 }
 
-const int = (value: unknown): number | undefined => Option.getOrUndefined(pyIntOption(value))
-
-const firstStr = (o: Json, ...keys: ReadonlyArray<string>): string | undefined => {
-  for (const k of keys) {
-    if (!pyTruthy(o[k])) continue
-    const v = cleanStr(o[k])
-    if (v !== undefined) return v
-  }
-  return undefined
-}
-
 /** Drop the undefined entries (so only values the agent really sent are written). */
 const without = <T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> }
 
-/** Heartbeat payload → the columns to update (record_heartbeat). */
-export const heartbeatColumns = (payload: Json, nowSeconds: number): DeviceColumns => {
-  const metrics = isObject(payload["metrics"]) ? payload["metrics"] : {}
-  const inventory = isObject(payload["inventory"]) ? payload["inventory"] : {}
-  const list = (k: string) => (Array.isArray(inventory[k]) ? inventoryJson(inventory[k]) : undefined)
-  const uptime = metrics["uptime"] === undefined || metrics["uptime"] === null ? undefined : int(metrics["uptime"])
+const listJson = (list: ReadonlyArray<unknown> | undefined) => (list === undefined ? undefined : inventoryJson(list))
+
+/** Heartbeat report → the columns to update (record_heartbeat). */
+export const heartbeatColumns = (report: HeartbeatReport, nowSeconds: number): DeviceColumns => {
+  const { inventory, metrics } = report
   return without({
     last_seen: nowSeconds,
-    hostname: cleanStr(payload["hostname"]) ?? cleanStr(metrics["hostname"]),
-    last_user: firstStr(metrics, "last_user", "username", "user"),
-    operating_system: firstStr(metrics, "operating_system"),
-    uptime,
-    agent_id: firstStr(metrics, "agent_id"),
-    external_ip: cleanStr(payload["external_ip"]),
-    internal_ip: cleanStr(payload["internal_ip"]),
-    device_type: cleanStr(payload["device_type"]),
-    memory: list("memory"),
-    network: list("network"),
-    software: list("software"),
-    storage: list("storage"),
-    cpu: isObject(inventory["cpu"]) ? inventoryJson(inventory["cpu"]) : undefined
+    hostname: report.hostname ?? metrics.hostname,
+    last_user: metrics.last_user ?? metrics.username ?? metrics.user,
+    operating_system: metrics.operating_system,
+    uptime: metrics.uptime,
+    agent_id: metrics.agent_id,
+    external_ip: report.external_ip,
+    internal_ip: report.internal_ip,
+    device_type: report.device_type,
+    memory: listJson(inventory.memory),
+    network: listJson(inventory.network),
+    software: listJson(inventory.software),
+    storage: listJson(inventory.storage),
+    cpu: inventory.cpu === undefined ? undefined : inventoryJson(inventory.cpu)
   })
 }
 
-interface InventoryRow {
-  readonly guid: string
-  readonly hostname: string | null
-  readonly description: string | null
-  readonly memory: string | null
-  readonly network: string | null
-  readonly software: string | null
-  readonly storage: string | null
-  readonly cpu: string | null
-  readonly ssl_key_fingerprint: string | null
-  readonly key_added_at: string | null
-}
+const InventoryRow = Schema.Struct({
+  guid: Row.Text,
+  hostname: Row.Nullable(Row.Text),
+  description: Row.Nullable(Row.Text),
+  memory: Row.Nullable(Row.Text),
+  network: Row.Nullable(Row.Text),
+  software: Row.Nullable(Row.Text),
+  storage: Row.Nullable(Row.Text),
+  cpu: Row.Nullable(Row.Text),
+  ssl_key_fingerprint: Row.Nullable(Row.Text),
+  key_added_at: Row.Nullable(Row.TimestampText)
+})
+
+const GuidRow = Schema.Struct({ guid: Row.Text })
 
 const parseJson = (text: string | null, fallback: unknown): unknown => {
   if (text === null || text === "") return fallback
@@ -100,10 +81,10 @@ const parseJson = (text: string | null, fallback: unknown): unknown => {
 
 /** `_deep_merge_preserve`: objects merge recursively, lists replace only when non-empty, empties never erase. */
 export const mergePreserve = (prev: unknown, incoming: unknown): unknown => {
-  if (!isObject(incoming)) return incoming
-  const out: Record<string, unknown> = isObject(prev) ? { ...prev } : {}
+  if (!isRecord(incoming)) return incoming
+  const out: Record<string, unknown> = isRecord(prev) ? { ...prev } : {}
   for (const [key, value] of Object.entries(incoming)) {
-    if (isObject(value)) out[key] = mergePreserve(out[key], value)
+    if (isRecord(value)) out[key] = mergePreserve(out[key], value)
     else if (Array.isArray(value)) {
       if (value.length > 0) out[key] = value
     } else if (!(value === null || value === undefined || value === "")) out[key] = value
@@ -111,19 +92,24 @@ export const mergePreserve = (prev: unknown, incoming: unknown): unknown => {
   return out
 }
 
-/** The summary columns of `_extract_device_columns`, with their aliases. */
-export const summaryColumns = (summary: Json) =>
+/** The first alias that was sent (`a ?? b ?? c` on the raw values); one sent but not an integer gives none. */
+const firstSent = (...values: ReadonlyArray<number | null | undefined>): number | undefined => {
+  const sent = values.find((v) => v !== undefined)
+  return sent === null ? undefined : sent
+}
+
+/** The summary columns of `_extract_device_columns`, with their aliases (the first one reported wins). */
+export const summaryColumns = (s: DetailsSummary) =>
   without({
-    device_type: firstStr(summary, "device_type", "type", "device_class"),
-    domain: firstStr(summary, "domain", "domain_name"),
-    external_ip: firstStr(summary, "external_ip", "public_ip"),
-    internal_ip: firstStr(summary, "internal_ip", "private_ip"),
-    last_reboot: firstStr(summary, "last_reboot", "last_boot"),
-    last_user: firstStr(summary, "last_user", "last_user_name", "logged_in_user", "username", "user"),
-    operating_system: firstStr(summary, "operating_system", "agent_operating_system", "os"),
-    uptime: int(summary["uptime_sec"] ?? summary["uptime_seconds"] ?? summary["uptime"]),
-    agent_id: firstStr(summary, "agent_id"),
-    ansible_ee_ver: firstStr(summary, "ansible_ee_ver")
+    device_type: s.device_type ?? s.type ?? s.device_class,
+    domain: s.domain ?? s.domain_name,
+    external_ip: s.external_ip ?? s.public_ip,
+    internal_ip: s.internal_ip ?? s.private_ip,
+    last_reboot: s.last_reboot ?? s.last_boot,
+    last_user: s.last_user ?? s.last_user_name ?? s.logged_in_user ?? s.username ?? s.user,
+    operating_system: s.operating_system ?? s.agent_operating_system ?? s.os,
+    uptime: firstSent(s.uptime_sec, s.uptime_seconds, s.uptime),
+    ansible_ee_ver: s.ansible_ee_ver
   })
 
 export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/AgentInventory", {
@@ -135,12 +121,27 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
     const audit = yield* Audit
     const revocations = yield* Revocations
 
+    const holderRow = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: GuidRow,
+      execute: (hostname) => sql`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname})`
+    })
+    const countByGuid = SqlSchema.single({
+      Request: Schema.String,
+      Result: Row.CountRow,
+      execute: (guid) => sql`SELECT count(*) AS n FROM devices WHERE guid = ${guid} OR UPPER(guid) = ${guid}`
+    })
+    const inventoryRow = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: InventoryRow,
+      execute: (guid) =>
+        sql`SELECT guid, hostname, description, memory, network, software, storage, cpu,
+          ssl_key_fingerprint, key_added_at FROM devices WHERE guid = ${guid} OR UPPER(guid) = ${guid}`
+    })
+
     /** The device holding a hostname, in any letter case. */
     const hostnameHolder = (hostname: string) =>
-      sql<{ guid: string }>`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname})`.pipe(
-        Effect.map((rows) => Option.fromNullable(rows[0]).pipe(Option.map((r) => normalizeGuid(r.guid)))),
-        Effect.orDie
-      )
+      holderRow(hostname).pipe(Effect.map(Option.map((r) => normalizeGuid(r.guid))), Effect.orDie)
 
     /**
      * A device renaming itself: never onto a hostname another device holds (in any letter case),
@@ -178,13 +179,11 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
       })
 
     /** POST /api/agent/heartbeat: last_seen now, metrics and inventory, queued for the write-behind. */
-    const heartbeat = Effect.fn("AgentInventory.heartbeat")(function*(auth: DeviceAuthContextShape, payload: Json) {
+    const heartbeat = Effect.fn("AgentInventory.heartbeat")(function*(auth: DeviceAuthContextShape, report: HeartbeatReport) {
       const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-      const exists = yield* sql<{ n: number }>`SELECT count(*) AS n FROM devices WHERE guid = ${auth.guid} OR UPPER(guid) = ${auth.guid}`.pipe(
-        Effect.orDie
-      )
-      if ((exists[0]?.n ?? 0) === 0) return yield* new NotFound({ error: "device_not_registered" })
-      const { hostname: reported, ...columns } = heartbeatColumns(payload, now)
+      const exists = yield* countByGuid(auth.guid).pipe(Effect.orDie)
+      if (exists.n === 0) return yield* new NotFound({ error: "device_not_registered" })
+      const { hostname: reported, ...columns } = heartbeatColumns(report, now)
       const hostname = yield* checkedHostname(reported)
       // A rename onto a hostname another device holds is refused (409, the original's code), never written.
       if (hostname !== undefined && hostname !== auth.hostname && !(yield* rename(auth, hostname, "heartbeat"))) {
@@ -197,37 +196,37 @@ export class AgentInventory extends Effect.Service<AgentInventory>()("borealis/A
     })
 
     /** POST /api/agent/details: the agent's inventory, merged into what is stored (save_agent_details). */
-    const details = Effect.fn("AgentInventory.details")(function*(auth: DeviceAuthContextShape, payload: Json) {
-      const incoming = payload["details"]
-      if (!isObject(incoming)) return yield* new BadRequest({ error: "invalid_payload", detail: "details object required" })
-      const summaryIn = isObject(incoming["summary"]) ? incoming["summary"] : {}
-      const hostname = yield* checkedHostname(cleanStr(payload["hostname"]) ?? cleanStr(summaryIn["hostname"]))
+    const details = Effect.fn("AgentInventory.details")(function*(auth: DeviceAuthContextShape, report: DetailsReport) {
+      const incoming = report.details
+      if (incoming === undefined) return yield* new BadRequest({ error: "invalid_payload", detail: "details object required" })
+      const summary = incoming.summary
+      const hostname = yield* checkedHostname(report.hostname ?? summary.hostname)
       if (hostname === undefined) return yield* new BadRequest({ error: "invalid_payload", detail: "hostname required" })
       const holder = yield* hostnameHolder(hostname)
       if (Option.isSome(holder) && holder.value !== auth.guid) return yield* new Forbidden({ error: "guid_mismatch" })
-      const rows = yield* sql<InventoryRow>`SELECT guid, hostname, description, memory, network, software, storage, cpu,
-          ssl_key_fingerprint, key_added_at FROM devices WHERE guid = ${auth.guid} OR UPPER(guid) = ${auth.guid}`.pipe(Effect.orDie)
-      const row = rows[0]
-      if (row === undefined) return yield* new NotFound({ error: "device_not_registered" })
+      const found = yield* inventoryRow(auth.guid).pipe(Effect.orDie)
+      if (Option.isNone(found)) return yield* new NotFound({ error: "device_not_registered" })
+      const row = found.value
       const storedFp = (row.ssl_key_fingerprint ?? "").trim().toLowerCase()
       if (storedFp !== "" && storedFp !== auth.fingerprint) return yield* new Forbidden({ error: "fingerprint_mismatch" })
 
+      // A list replaces the stored one only when it is non-empty (`_deep_merge_preserve`); the stored
+      // document is written back as read otherwise.
       const merged = (column: "memory" | "network" | "software" | "storage") => {
-        const value = mergePreserve({ v: parseJson(row[column], []) }, { v: incoming[column] }) as { v: unknown }
-        return inventoryJson(Array.isArray(value.v) ? value.v : parseJson(row[column], [])) ?? row[column] ?? "[]"
+        const sent = incoming[column]
+        return inventoryJson(sent !== undefined && sent.length > 0 ? sent : parseJson(row[column], [])) ?? row[column] ?? "[]"
       }
-      const cpuIn = isObject(summaryIn["cpu"]) ? summaryIn["cpu"] : incoming["cpu"]
-      const cpu = inventoryJson(mergePreserve(parseJson(row.cpu, {}), isObject(cpuIn) ? cpuIn : {})) ?? row.cpu ?? "{}"
-      const description = cleanStr(summaryIn["description"]) ?? row.description ?? ""
-      const agentHash = cleanStr(payload["agent_hash"])
-      const agentId = cleanStr(summaryIn["agent_id"]) ?? cleanStr(payload["agent_id"])
+      const cpu = inventoryJson(mergePreserve(parseJson(row.cpu, {}), summary.cpu ?? incoming.cpu ?? {})) ?? row.cpu ?? "{}"
+      const description = summary.description ?? row.description ?? ""
+      const agentHash = report.agent_hash
+      const agentId = summary.agent_id ?? report.agent_id
       const now = yield* Clock.currentTimeMillis
       // A rename of its own is recorded and audited (and cuts its sockets) before the inventory lands.
       if ((row.hostname ?? "") !== hostname && !(yield* rename({ ...auth, hostname: row.hostname ?? "" }, hostname, "details"))) {
         return yield* new Forbidden({ error: "guid_mismatch" })
       }
       const set: Record<string, string | number> = {
-        ...summaryColumns(summaryIn),
+        ...summaryColumns(summary),
         description,
         memory: merged("memory"),
         network: merged("network"),
