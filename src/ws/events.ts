@@ -67,17 +67,19 @@ const mayActAs = (ctx: EventContext, agentId: string): boolean =>
   ctx.identity._tag === "LegacyAgent" ||
   (ctx.identity._tag === "Agent" && agentIdBelongsTo(agentId, { guid: ctx.identity.guid, hostname: ctx.identity.hostname }))
 
-/** The `agent_id` of a payload this socket may send, or a debug line and nothing. */
-export const ownAgentId = (ctx: EventContext, event: string, payload: Json) =>
-  Effect.gen(function*() {
-    const agentId = nonEmptyString(payload["agent_id"])
-    if (agentId === undefined) {
-      yield* dropped(ctx, event, "agent_id missing")
-      return Option.none<string>()
-    }
-    if (!mayActAs(ctx, agentId)) {
-      yield* Effect.logWarning("ws-agent-id-refused").pipe(Effect.annotateLogs({ event, agent_id: agentId, sid: ctx.socket.id }))
-      return Option.none<string>()
-    }
-    return Option.some(agentId)
-  })
+/**
+ * An agent event's payload decoded with its schema (as `eventPayload`), and only when its `agent_id`
+ * is one this socket may speak for: otherwise a `ws-agent-id-refused` warning and nothing. Build once
+ * per event.
+ */
+export const ownAgentPayload = <A extends { readonly agent_id: string }, I>(schema: Schema.Schema<A, I>) => {
+  const decode = eventPayload(schema)
+  return (ctx: EventContext, event: string, args: ReadonlyArray<unknown>): Effect.Effect<Option.Option<A>> =>
+    Effect.flatMap(decode(ctx, event, args), (payload) => {
+      if (Option.isNone(payload) || mayActAs(ctx, payload.value.agent_id)) return Effect.succeed(payload)
+      return Effect.as(
+        Effect.logWarning("ws-agent-id-refused").pipe(Effect.annotateLogs({ event, agent_id: payload.value.agent_id, sid: ctx.socket.id })),
+        Option.none()
+      )
+    })
+}

@@ -7,6 +7,7 @@ import {
   collectorStatus,
   connectAgent,
   listAgentWindows,
+  macroStatus,
   relayToOperators,
   requestConfig,
   screenshot,
@@ -22,7 +23,7 @@ export const agentHandlers: Record<string, EventHandler> = {
   request_config: requestConfig,
   agent_screenshot_task: screenshotTask,
   screenshot,
-  macro_status: relayToOperators("macro_status"),
+  macro_status: macroStatus,
   agent_window_list: relayToOperators("agent_window_list"),
   quick_job_result: jobReport("result"),
   quick_job_progress: jobReport("progress")

@@ -7,10 +7,16 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { DeviceWriteBehind } from "../../src/services/presence/DeviceWriteBehind.ts"
 import { hiddenFromAgentList, isInteractiveUser, normalizeServiceMode, agentIdBelongsTo } from "../../src/services/realtime/agentRules.ts"
 import { makeAgentRegistry } from "../../src/services/realtime/AgentRegistry.ts"
+import { AgentHeartbeatPayload, ConnectAgentPayload } from "../../src/services/realtime/requests.ts"
+
+/** Payloads as the socket edge decodes them. */
+const connect = Schema.decodeUnknownSync(ConnectAgentPayload)
+const beat = Schema.decodeUnknownSync(AgentHeartbeatPayload)
 
 /** A write-behind that only records what it was asked to write. */
 const recordingWriteBehind = () => {
@@ -79,8 +85,8 @@ describe("the registry actor", () => {
             const socketId = `s${i}`
             yield* registry.socketOpened(socketId, { _tag: "LegacyAgent" })
             const agentId = `host${i % 250}-agent-${i}`
-            yield* registry.connectAgent(socketId, agentId, { service_mode: i % 2 === 0 ? "system" : "currentuser" })
-            yield* registry.heartbeat(socketId, { agent_id: agentId, hostname: `host${i}`, last_seen: 1000 + i })
+            yield* registry.connectAgent(socketId, connect({ agent_id: agentId, service_mode: i % 2 === 0 ? "system" : "currentuser" }))
+            yield* registry.heartbeat(socketId, beat({ agent_id: agentId, hostname: `host${i}`, last_seen: 1000 + i }))
             if (i % 10 === 0) yield* registry.setConfig(agentId, { roles: [i] })
           }), { concurrency: "unbounded", discard: true })
         const snapshot = yield* registry.snapshot
@@ -105,17 +111,17 @@ describe("the registry actor", () => {
       yield* Effect.gen(function*() {
         const registry = yield* startRegistry()
         yield* registry.socketOpened("s", { _tag: "LegacyAgent" })
-        yield* registry.heartbeat("s", { agent_id: "pc-agent-old", hostname: "pc", service_mode: "currentuser" })
+        yield* registry.heartbeat("s", beat({ agent_id: "pc-agent-old", hostname: "pc", service_mode: "currentuser" }))
         yield* registry.setConfig("pc-agent-old", { roles: ["r"] })
-        yield* registry.heartbeat("s", { agent_id: "pc-agent-new", hostname: "pc", service_mode: "currentuser" })
+        yield* registry.heartbeat("s", beat({ agent_id: "pc-agent-new", hostname: "pc", service_mode: "currentuser" }))
         let snap = yield* registry.snapshot
         expect([...snap.agents.keys()]).toEqual(["pc-agent-new"])
         expect(Option.getOrNull(yield* registry.getConfig("pc-agent-new"))).toEqual({ roles: ["r"] })
         expect(Option.isNone(yield* registry.getConfig("pc-agent-old"))).toBe(true)
         // a different mode on the same host coexists
-        yield* registry.heartbeat("s", { agent_id: "pc-agent-svc", hostname: "pc", service_mode: "system" })
+        yield* registry.heartbeat("s", beat({ agent_id: "pc-agent-svc", hostname: "pc", service_mode: "system" }))
         // a script helper never replaces the real agent
-        yield* registry.heartbeat("s", { agent_id: "pc-script", hostname: "pc", service_mode: "currentuser" })
+        yield* registry.heartbeat("s", beat({ agent_id: "pc-script", hostname: "pc", service_mode: "currentuser" }))
         snap = yield* registry.snapshot
         expect([...snap.agents.keys()].sort()).toEqual(["pc-agent-new", "pc-agent-svc", "pc-script"])
         expect(yield* registry.deleteAgent("pc-script")).toBe(true)
@@ -130,10 +136,10 @@ describe("the registry actor", () => {
         const registry = yield* startRegistry()
         const changes = yield* PubSub.subscribe(registry.changes)
         yield* registry.socketOpened("a", { _tag: "Agent", guid: "GA", hostname: "Alpha", serviceMode: Option.none() })
-        yield* registry.connectAgent("a", "Alpha-agent", { service_mode: "system" })
+        yield* registry.connectAgent("a", connect({ agent_id: "Alpha-agent", service_mode: "system" }))
         expect((yield* Queue.take(changes)).agent_ids).toEqual([])
         yield* registry.socketOpened("l", { _tag: "LegacyAgent" })
-        yield* registry.connectAgent("l", "beta-agent", { hostname: "beta", service_mode: "currentuser" })
+        yield* registry.connectAgent("l", connect({ agent_id: "beta-agent", hostname: "beta", service_mode: "currentuser" }))
         expect((yield* Queue.take(changes))).toMatchObject({ key: "host:beta", agent_ids: ["beta-agent"] })
         yield* registry.socketOpened("op", { _tag: "Operator", username: "admin", role: "Admin" })
         // Issue 19: a device's sockets are found by its GUID only; a hostname finds only anonymous sockets.
@@ -142,16 +148,16 @@ describe("the registry actor", () => {
         expect(yield* registry.agentSockets({ _tag: "LegacyHost", hostname: "ALPHA" }, Option.none())).toEqual([])
         expect(yield* registry.agentSockets({ _tag: "LegacyHost", hostname: "beta" }, Option.some("currentuser"))).toEqual(["l"])
         // a record renamed by a heartbeat collapses under its new name, not its old one
-        yield* registry.heartbeat("l", { agent_id: "beta-agent", hostname: "gamma", service_mode: "currentuser" })
-        yield* registry.heartbeat("l", { agent_id: "beta-agent2", hostname: "beta", service_mode: "currentuser" })
+        yield* registry.heartbeat("l", beat({ agent_id: "beta-agent", hostname: "gamma", service_mode: "currentuser" }))
+        yield* registry.heartbeat("l", beat({ agent_id: "beta-agent2", hostname: "beta", service_mode: "currentuser" }))
         expect([...(yield* registry.snapshot).agents.keys()].sort()).toEqual(["Alpha-agent", "beta-agent", "beta-agent2"])
-        yield* registry.heartbeat("l", { agent_id: "gamma-agent", hostname: "gamma", service_mode: "currentuser" })
+        yield* registry.heartbeat("l", beat({ agent_id: "gamma-agent", hostname: "gamma", service_mode: "currentuser" }))
         expect([...(yield* registry.snapshot).agents.keys()].sort()).toEqual(["Alpha-agent", "beta-agent2", "gamma-agent"])
         // closed sockets and deleted records leave the indexes
         yield* registry.socketClosed("a")
         expect(yield* registry.agentSockets({ _tag: "Device", guid: "GA" }, Option.none())).toEqual([])
         expect(yield* registry.deleteAgent("gamma-agent")).toBe(true)
-        yield* registry.heartbeat("l", { agent_id: "gamma-agent3", hostname: "gamma", service_mode: "currentuser" })
+        yield* registry.heartbeat("l", beat({ agent_id: "gamma-agent3", hostname: "gamma", service_mode: "currentuser" }))
         expect([...(yield* registry.snapshot).agents.keys()].sort()).toEqual(["Alpha-agent", "beta-agent2", "gamma-agent3"])
       }).pipe(Effect.provide(layer))
     }))
@@ -206,10 +212,10 @@ describe("the registry actor", () => {
         const registry = yield* startRegistry()
         yield* registry.socketOpened("s", { _tag: "LegacyAgent" })
         // an asked message fails its caller…
-        const exit = yield* Effect.exit(registry.connectAgent("s", "x-agent", { hostname: "x" }))
+        const exit = yield* Effect.exit(registry.connectAgent("s", connect({ agent_id: "x-agent", hostname: "x" })))
         expect(exit._tag).toBe("Failure")
         // …a told one (heartbeats) fails only itself
-        const told = yield* Effect.exit(registry.heartbeat("s", { agent_id: "x-agent", hostname: "x" }))
+        const told = yield* Effect.exit(registry.heartbeat("s", beat({ agent_id: "x-agent", hostname: "x" })))
         expect(told._tag).toBe("Success")
         const snap = yield* registry.snapshot
         expect(snap.sockets.legacy).toBe(1)
