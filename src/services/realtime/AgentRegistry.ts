@@ -198,7 +198,8 @@ export const makeAgentRegistry = (options: RegistryOptions = DEFAULT_REGISTRY_OP
     } as const
   })
 
-const RecentDeviceRow = Schema.Struct({ guid: Row.Text, hostname: Row.Nullable(Row.Text), last_seen: Row.Nullable(Row.Num) })
+// A legacy row may lack its GUID (SQLite lets a TEXT primary key be NULL): no socket can match it.
+const RecentDeviceRow = Schema.Struct({ guid: Row.Nullable(Row.Text), hostname: Row.Nullable(Row.Text), last_seen: Row.Nullable(Row.Num) })
 
 export class AgentRegistry extends Effect.Service<AgentRegistry>()("borealis/AgentRegistry", {
   scoped: Effect.gen(function*() {
@@ -224,7 +225,7 @@ export class AgentRegistry extends Effect.Service<AgentRegistry>()("borealis/Age
         )
       )
     )
-    yield* registry.seed(recent.map((d) => ({ guid: d.guid.toUpperCase(), hostname: d.hostname ?? "", last_seen: Number(d.last_seen ?? 0) })))
+    yield* registry.seed(recent.flatMap((d) => d.guid === null ? [] : [{ guid: d.guid.toUpperCase(), hostname: d.hostname ?? "", last_seen: d.last_seen ?? 0 }]))
     return registry
   })
 }) {}

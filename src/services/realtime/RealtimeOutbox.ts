@@ -2,10 +2,13 @@
 // relays and server notices go to authenticated operator sockets only. The original broadcast all of
 // it to everyone, agents included. spec: realtime-jobs.md §1.2, §2.3–§2.4
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { normalizeGuid } from "../devices/identity.ts"
 import { SocketIo } from "../../layers/SocketIo.ts"
+import * as Row from "../../layers/sqlRows.ts"
 import type { ServiceMode } from "./agentRules.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
 
@@ -28,14 +31,19 @@ export class RealtimeOutbox extends Effect.Service<RealtimeOutbox>()("borealis/R
     const io = yield* SocketIo
     const registry = yield* AgentRegistry
     const sql = yield* SqlClient.SqlClient
+    const deviceHolding = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: Schema.Struct({ guid: Row.Nullable(Row.Text) }),
+      execute: (hostname) => sql`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname}) LIMIT 1`
+    })
     return {
       toOperators: (event: string, payload: unknown) => Effect.sync(() => void io.to(OPERATORS_ROOM).emit(event, payload)),
       /** To the sockets that announced `agentId` with `connect_agent`. */
       toAgent: (agentId: string, event: string, payload: unknown) => Effect.sync(() => void io.to(agentRoom(agentId)).emit(event, payload)),
       toAllAgents: (event: string, payload: unknown) => Effect.sync(() => void io.to(AGENTS_ROOM).emit(event, payload)),
       resolveHost: (hostname: string): Effect.Effect<DeliveryTarget> =>
-        sql<{ guid: string }>`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname}) LIMIT 1`.pipe(
-          Effect.map((rows) => ({ hostname, guid: rows[0] === undefined ? null : normalizeGuid(rows[0].guid) })),
+        deviceHolding(hostname).pipe(
+          Effect.map((row) => ({ hostname, guid: Option.isNone(row) ? null : normalizeGuid(row.value.guid) })),
           Effect.orDie
         ),
       /**
