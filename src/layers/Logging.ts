@@ -266,13 +266,6 @@ export const LoggingLive: Layer.Layer<never, never, EngineConfig> = Layer.unwrap
   })
 )
 
-/** Logging for tests and tools: the same line format, to stderr only. */
-export const StderrLogging = (format: LogFormat = "text", level: LogLevel.LogLevel = LogLevel.Info) =>
-  Layer.merge(
-    Logger.replace(Logger.defaultLogger, makeLineLogger(format, (line) => process.stderr.write(line))),
-    Logger.minimumLogLevel(level)
-  )
-
 /**
  * A DEBUG line for hot paths: below DEBUG nothing is built, not even the annotations (annotating a
  * line copies the fiber's refs twice, which per socket event was a visible share of its cost).

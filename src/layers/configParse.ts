@@ -227,300 +227,335 @@ const isDnsName = (value: string): boolean =>
   value.length <= 253 &&
   value.split(".").every((label) => /^(\*|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$/.test(label))
 
-/**
- * Parse the environment. Fallbacks the original applies silently are applied the same way and
- * reported as warnings; values that cannot be used at all fail with `ConfigInvalid`.
- */
-export const parseEnvironment = (
-  env: Readonly<Record<string, string | undefined>>,
-  options: { readonly defaultProjectRoot: string; readonly probe: PathProbe }
-): Either.Either<ParsedEnvironment, ConfigInvalid> => {
-  const { probe } = options
+/** How the parts below read the environment: a variable counts as set only when non-empty. */
+interface EnvReader {
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly probe: PathProbe
+  readonly warnings: ReadonlyArray<ConfigWarning>
+  /** A fallback the original applies silently, reported. */
+  readonly warn: (variable: string, value: string, message: string) => void
+  readonly nonEmpty: (name: string) => string | undefined
+  readonly firstNonEmpty: (...names: ReadonlyArray<string>) => string | undefined
+  /** The original's boolean; anything but a recognised false value is warned about. */
+  readonly flag: (name: string, fallback: string) => boolean
+  readonly positiveInt: (name: string, fallback: number) => Either.Either<number, ConfigInvalid>
+  readonly nonNegativeInt: (name: string, fallback: number) => Either.Either<number, ConfigInvalid>
+  /** Seconds (fractions allowed, 0-86400) as milliseconds. */
+  readonly secondsAsMs: (name: string, fallback: number) => Either.Either<number, ConfigInvalid>
+  /** A path variable expanded and resolved, or `fallback` when unset. */
+  readonly pathOr: (name: string, fallback: () => string) => string
+}
+
+const envReader = (env: Readonly<Record<string, string | undefined>>, probe: PathProbe): EnvReader => {
   const warnings: Array<ConfigWarning> = []
-  const warn = (variable: string, value: string, message: string) => warnings.push({ variable, value, message })
+  const warn = (variable: string, value: string, message: string) => void warnings.push({ variable, value, message })
   const nonEmpty = (name: string): string | undefined => {
     const v = env[name]
     return v === undefined || v === "" ? undefined : v
   }
-  const firstNonEmpty = (...names: ReadonlyArray<string>): string | undefined => {
-    for (const name of names) {
-      const v = nonEmpty(name)
-      if (v !== undefined) return v
+  return {
+    env,
+    probe,
+    warnings,
+    warn,
+    nonEmpty,
+    firstNonEmpty: (...names) => {
+      for (const name of names) {
+        const v = nonEmpty(name)
+        if (v !== undefined) return v
+      }
+      return undefined
+    },
+    flag: (name, fallback) => {
+      const raw = env[name] ?? fallback
+      const value = parseFlag(raw)
+      if (!value && !FALSE_VALUES.has(raw.toLowerCase())) {
+        warn(name, raw, "not one of 1/true/yes/on (case-insensitive, untrimmed); treated as false")
+      }
+      return value
+    },
+    positiveInt: (name, fallback) => {
+      const raw = nonEmpty(name)
+      if (raw === undefined) return Either.right(fallback)
+      const n = parsePythonInt(raw)
+      return n === undefined || n <= 0
+        ? Either.left(new ConfigInvalid({ variable: name, value: raw, reason: "expected a positive integer" }))
+        : Either.right(n)
+    },
+    nonNegativeInt: (name, fallback) => {
+      const raw = nonEmpty(name)
+      if (raw === undefined) return Either.right(fallback)
+      const n = parsePythonInt(raw)
+      return n === undefined || n < 0 ? Either.left(new ConfigInvalid({ variable: name, value: raw, reason: "expected a whole number ≥ 0" })) : Either.right(n)
+    },
+    secondsAsMs: (name, fallback) => {
+      const raw = nonEmpty(name)
+      if (raw === undefined) return Either.right(fallback * 1000)
+      const n = Number(raw.trim())
+      if (!Number.isFinite(n) || n < 0 || n > 86_400) {
+        return Either.left(new ConfigInvalid({ variable: name, value: raw, reason: "expected a number of seconds (0 turns the timeout off)" }))
+      }
+      return Either.right(Math.round(n * 1000))
+    },
+    pathOr: (name, fallback) => {
+      const raw = nonEmpty(name)
+      return raw !== undefined ? resolvePath(raw, probe) : fallback()
     }
-    return undefined
   }
-  const flag = (name: string, fallback: string): boolean => {
-    const raw = env[name] ?? fallback
-    const value = parseFlag(raw)
-    if (!value && !FALSE_VALUES.has(raw.toLowerCase())) {
-      warn(name, raw, "not one of 1/true/yes/on (case-insensitive, untrimmed); treated as false")
-    }
-    return value
-  }
-  const positiveInt = (name: string, fallback: number): number | ConfigInvalid => {
-    const raw = nonEmpty(name)
-    if (raw === undefined) return fallback
-    const n = parsePythonInt(raw)
-    if (n === undefined || n <= 0) {
-      return new ConfigInvalid({ variable: name, value: raw, reason: "expected a positive integer" })
-    }
-    return n
-  }
+}
 
-  const rootOverride = nonEmpty("BOREALIS_ROOT")
+const invalid = (variable: string, value: string, reason: string) => Either.left(new ConfigInvalid({ variable, value, reason }))
+
+/** Where everything lives: the project root, the runtime, certificate, log and script folders, the web UI. */
+const layoutPart = (read: EnvReader, defaultProjectRoot: string) => {
+  const rootOverride = read.nonEmpty("BOREALIS_ROOT")
   const projectRoot = rootOverride !== undefined
-    ? normaliseProjectRoot(resolvePath(rootOverride, probe))
-    : probe.realpath(options.defaultProjectRoot)
+    ? normaliseProjectRoot(resolvePath(rootOverride, read.probe))
+    : read.probe.realpath(defaultProjectRoot)
   // runtime.py reads its own root variable; defaulting it to the resolved BOREALIS_ROOT keeps one
   // variable enough to relocate everything (the original would still write under the checkout).
-  const runtimeProjectRootRaw = nonEmpty("BOREALIS_PROJECT_ROOT")
-  const runtimeProjectRoot = runtimeProjectRootRaw !== undefined ? resolvePath(runtimeProjectRootRaw, probe) : projectRoot
-  const runtimeRootRaw = firstNonEmpty("BOREALIS_ENGINE_ROOT", "BOREALIS_SERVER_ROOT")
-  const runtimeRoot = runtimeRootRaw !== undefined ? resolvePath(runtimeRootRaw, probe) : path.join(runtimeProjectRoot, "Engine")
-  const certsRaw = firstNonEmpty("BOREALIS_CERTIFICATES_ROOT", "BOREALIS_CERT_ROOT")
-  const certificatesRoot = certsRaw !== undefined ? resolvePath(certsRaw, probe) : path.join(runtimeProjectRoot, "Certificates")
-  const serverCertRaw = nonEmpty("BOREALIS_SERVER_CERT_ROOT")
-  const agentCertRaw = nonEmpty("BOREALIS_AGENT_CERT_ROOT")
-
-  const databaseRaw = nonEmpty("BOREALIS_DATABASE_PATH")
-  const staticRaw = nonEmpty("BOREALIS_STATIC_ROOT")
-
-  const debug = flag("BOREALIS_DEBUG", "false")
-  const secretRaw = env["BOREALIS_FLASK_SECRET_KEY"]
-  if (secretRaw === "") {
-    return Either.left(new ConfigInvalid({
-      variable: "BOREALIS_FLASK_SECRET_KEY",
-      value: "",
-      reason: "an empty secret would let anyone forge operator sessions; set a long random value or unset it (a random one is then generated and kept in the key folder)"
-    }))
-  }
-  if (secretRaw !== undefined) {
-    const weakness = secretWeakness(secretRaw)
-    if (weakness !== undefined) {
-      if (!debug) {
-        return Either.left(new ConfigInvalid({
-          variable: "BOREALIS_FLASK_SECRET_KEY",
-          value: "<redacted>",
-          reason: `too weak (${weakness}); unset it to have a random secret generated, or set at least ${MIN_SECRET_BYTES} random bytes`
-        }))
-      }
-      warn("BOREALIS_FLASK_SECRET_KEY", "<redacted>", `too weak (${weakness}); accepted only because BOREALIS_DEBUG is on`)
-    }
-  }
-
-  const proxies = parseTrustedProxies(nonEmpty("BOREALIS_TRUSTED_PROXIES"))
-  if ("invalid" in proxies) {
-    return Either.left(new ConfigInvalid({
-      variable: "BOREALIS_TRUSTED_PROXIES",
-      value: proxies.invalid,
-      reason: "expected IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal, none), comma-separated"
-    }))
-  }
-  const seconds = (name: string, fallback: number): number | ConfigInvalid => {
-    const raw = nonEmpty(name)
-    if (raw === undefined) return fallback * 1000
-    const n = Number(raw.trim())
-    if (!Number.isFinite(n) || n < 0 || n > 86_400) {
-      return new ConfigInvalid({ variable: name, value: raw, reason: "expected a number of seconds (0 turns the timeout off)" })
-    }
-    return Math.round(n * 1000)
-  }
-  const nonNegativeInt = (name: string, fallback: number): number | ConfigInvalid => {
-    const raw = nonEmpty(name)
-    if (raw === undefined) return fallback
-    const n = parsePythonInt(raw)
-    return n === undefined || n < 0 ? new ConfigInvalid({ variable: name, value: raw, reason: "expected a whole number ≥ 0" }) : n
-  }
-  const httpLimits = {
-    headersTimeoutMs: seconds("BOREALIS_HTTP_HEADERS_TIMEOUT_SECONDS", 20),
-    requestTimeoutMs: seconds("BOREALIS_HTTP_REQUEST_TIMEOUT_SECONDS", 60),
-    keepAliveTimeoutMs: seconds("BOREALIS_HTTP_KEEPALIVE_TIMEOUT_SECONDS", 5),
-    idleTimeoutMs: seconds("BOREALIS_HTTP_IDLE_TIMEOUT_SECONDS", 60),
-    tlsHandshakeTimeoutMs: seconds("BOREALIS_TLS_HANDSHAKE_TIMEOUT_SECONDS", 10),
-    maxUnauthenticatedPerAddress: nonNegativeInt("BOREALIS_MAX_UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS", 256),
-    maxUnauthenticatedBodyBytes: positiveInt("BOREALIS_MAX_UNAUTHENTICATED_BODY_BYTES", 1024 * 1024)
-  }
-  for (const value of Object.values(httpLimits)) if (value instanceof ConfigInvalid) return Either.left(value)
-  const auditRetentionDays = nonNegativeInt("BOREALIS_AUDIT_RETENTION_DAYS", 0)
-  if (auditRetentionDays instanceof ConfigInvalid) return Either.left(auditRetentionDays)
-
-  const portRaw = env["BOREALIS_PORT"]
-  let port = DEFAULT_PORT
-  if (portRaw !== undefined) {
-    const parsed = parsePythonInt(portRaw)
-    if (parsed === undefined) {
-      warn("BOREALIS_PORT", portRaw, `not an integer; falling back to ${DEFAULT_PORT}`)
-    } else if (parsed < 0 || parsed > 65535) {
-      return Either.left(new ConfigInvalid({ variable: "BOREALIS_PORT", value: portRaw, reason: "not a TCP port (0-65535)" }))
-    } else {
-      port = parsed
-    }
-  }
-
-  const host = env["BOREALIS_HOST"] ?? "127.0.0.1"
-  if (host === "") warn("BOREALIS_HOST", host, "empty; listening on every interface")
-
-  const logFormatRaw = nonEmpty("BOREALIS_LOG_FORMAT") ?? "text"
-  const logFormat = logFormatRaw.trim().toLowerCase()
-  if (logFormat !== "text" && logFormat !== "json") {
-    return Either.left(new ConfigInvalid({ variable: "BOREALIS_LOG_FORMAT", value: logFormatRaw, reason: "expected text or json" }))
-  }
-
-  const extraNames: Array<string> = []
-  for (const name of (nonEmpty("BOREALIS_TLS_SANS") ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")) {
-    if (!isIp(name) && !isDnsName(name)) {
-      return Either.left(new ConfigInvalid({ variable: "BOREALIS_TLS_SANS", value: name, reason: "not a DNS name or IP address" }))
-    }
-    extraNames.push(name)
-  }
-  const tlsMinRaw = nonEmpty("BOREALIS_TLS_MIN_VERSION") ?? "TLSv1.2"
-  const tlsMin = tlsMinRaw === "1.2" ? "TLSv1.2" : tlsMinRaw === "1.3" ? "TLSv1.3" : tlsMinRaw
-  if (tlsMin !== "TLSv1.2" && tlsMin !== "TLSv1.3") {
-    return Either.left(new ConfigInvalid({ variable: "BOREALIS_TLS_MIN_VERSION", value: tlsMinRaw, reason: "expected TLSv1.2 or TLSv1.3" }))
-  }
-  const certFileRaw = nonEmpty("BOREALIS_TLS_CERT")
-  const keyFileRaw = nonEmpty("BOREALIS_TLS_KEY")
-  if ((certFileRaw === undefined) !== (keyFileRaw === undefined)) {
-    const [variable, value] = certFileRaw === undefined ? ["BOREALIS_TLS_KEY", keyFileRaw!] : ["BOREALIS_TLS_CERT", certFileRaw]
-    return Either.left(new ConfigInvalid({ variable, value, reason: "BOREALIS_TLS_CERT and BOREALIS_TLS_KEY must be set together" }))
-  }
-  const certFile = certFileRaw === undefined ? undefined : resolvePath(certFileRaw, probe)
-  const keyFile = keyFileRaw === undefined ? undefined : resolvePath(keyFileRaw, probe)
-  for (const [variable, file] of [["BOREALIS_TLS_CERT", certFile], ["BOREALIS_TLS_KEY", keyFile]] as const) {
-    if (file !== undefined && !probe.isFile(file)) {
-      return Either.left(new ConfigInvalid({ variable, value: file, reason: "file does not exist" }))
-    }
-  }
-  const bundleRaw = nonEmpty("BOREALIS_TLS_BUNDLE")
-
-  const publicBaseRaw = nonEmpty("BOREALIS_PUBLIC_BASE_URL")
-  let publicBaseUrl: string | undefined
-  if (publicBaseRaw !== undefined) {
-    let url: URL | undefined
-    try {
-      url = new URL(publicBaseRaw)
-    } catch {
-      url = undefined
-    }
-    if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
-      return Either.left(new ConfigInvalid({ variable: "BOREALIS_PUBLIC_BASE_URL", value: publicBaseRaw, reason: "expected an absolute http(s) URL" }))
-    }
-    publicBaseUrl = url.origin + url.pathname.replace(/\/+$/, "")
-  }
-
-  let refresh = 60
-  const refreshRaw = nonEmpty("BOREALIS_REPO_HASH_REFRESH")
-  if (refreshRaw !== undefined) {
-    const parsed = parsePythonInt(refreshRaw)
-    if (parsed === undefined) warn("BOREALIS_REPO_HASH_REFRESH", refreshRaw, "not an integer; using 60")
-    else {
-      refresh = Math.min(3600, Math.max(30, parsed))
-      if (refresh !== parsed) warn("BOREALIS_REPO_HASH_REFRESH", refreshRaw, `clamped to ${refresh}`)
-    }
-  }
-
-  let jobHistoryDays = 30
-  const historyRaw = nonEmpty("BOREALIS_JOB_HISTORY_DAYS")
-  if (historyRaw !== undefined) {
-    const parsed = parsePythonInt(historyRaw)
-    if (parsed === undefined || parsed < 1) warn("BOREALIS_JOB_HISTORY_DAYS", historyRaw, "not a positive integer; using 30")
-    else jobHistoryDays = parsed
-  }
-
-  const socketMax = positiveInt("BOREALIS_SOCKET_MAX_BUFFER_BYTES", 25 * 1024 * 1024)
-  if (socketMax instanceof ConfigInvalid) return Either.left(socketMax)
-  const maxBody = positiveInt("BOREALIS_MAX_BODY_BYTES", 10 * 1024 * 1024)
-  if (maxBody instanceof ConfigInvalid) return Either.left(maxBody)
-  const drainRaw = nonEmpty("BOREALIS_SHUTDOWN_DRAIN_SECONDS")
-  const drain = drainRaw === undefined ? 0 : Number(drainRaw)
-  if (!Number.isFinite(drain) || drain < 0 || drain > 60) {
-    return Either.left(new ConfigInvalid({ variable: "BOREALIS_SHUTDOWN_DRAIN_SECONDS", value: drainRaw ?? "", reason: "expected 0-60 seconds" }))
-  }
-  const metricsRaw = nonEmpty("BOREALIS_METRICS_LISTEN")
-  let metricsListen: { host: string; port: number } | undefined
-  if (metricsRaw !== undefined) {
-    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(metricsRaw.trim())
-    const port = m === null ? NaN : Number(m[3])
-    if (m === null || port > 65535) {
-      return Either.left(new ConfigInvalid({ variable: "BOREALIS_METRICS_LISTEN", value: metricsRaw, reason: "expected host:port, e.g. 127.0.0.1:9464" }))
-    }
-    metricsListen = { host: (m[1] ?? m[2])!, port }
-  }
-  const otlpRaw = nonEmpty("OTEL_EXPORTER_OTLP_ENDPOINT")
-  if (otlpRaw !== undefined) {
-    let ok = false
-    try {
-      ok = ["http:", "https:"].includes(new URL(otlpRaw).protocol)
-    } catch {
-      ok = false
-    }
-    if (!ok) return Either.left(new ConfigInvalid({ variable: "OTEL_EXPORTER_OTLP_ENDPOINT", value: otlpRaw, reason: "expected an http(s) URL" }))
-  }
-  const graceRaw = nonEmpty("BOREALIS_PRESENCE_GRACE_SECONDS")
-  const grace = graceRaw === undefined ? 30 : parsePythonInt(graceRaw)
-  if (grace === undefined || grace < 0) {
-    return Either.left(new ConfigInvalid({ variable: "BOREALIS_PRESENCE_GRACE_SECONDS", value: graceRaw ?? "", reason: "expected a whole number of seconds" }))
-  }
-  const shotEntries = positiveInt("BOREALIS_SCREENSHOT_CACHE_ENTRIES", 1024)
-  if (shotEntries instanceof ConfigInvalid) return Either.left(shotEntries)
-  const shotBytes = positiveInt("BOREALIS_SCREENSHOT_CACHE_BYTES", 256 * 1024 * 1024)
-  if (shotBytes instanceof ConfigInvalid) return Either.left(shotBytes)
-
-  const mfaIssuer = nonEmpty("BOREALIS_MFA_ISSUER") ?? "Borealis"
-  const bridgeRaw = env["BOREALIS_ENGINE_ENABLE_LEGACY_BRIDGE"] ?? "1"
-
-  const cacheRaw = nonEmpty("BOREALIS_CACHE_DIR")
-  const raw = {
+  const runtimeProjectRoot = read.pathOr("BOREALIS_PROJECT_ROOT", () => projectRoot)
+  const runtimeRootRaw = read.firstNonEmpty("BOREALIS_ENGINE_ROOT", "BOREALIS_SERVER_ROOT")
+  const certsRaw = read.firstNonEmpty("BOREALIS_CERTIFICATES_ROOT", "BOREALIS_CERT_ROOT")
+  const certificatesRoot = certsRaw !== undefined ? resolvePath(certsRaw, read.probe) : path.join(runtimeProjectRoot, "Certificates")
+  return {
     projectRoot,
-    runtimeRoot,
+    runtimeRoot: runtimeRootRaw !== undefined ? resolvePath(runtimeRootRaw, read.probe) : path.join(runtimeProjectRoot, "Engine"),
     certificatesRoot,
-    serverCertRoot: serverCertRaw !== undefined ? resolvePath(serverCertRaw, probe) : path.join(certificatesRoot, "Server"),
-    agentCertRoot: agentCertRaw !== undefined ? resolvePath(agentCertRaw, probe) : path.join(certificatesRoot, "Agent"),
+    serverCertRoot: read.pathOr("BOREALIS_SERVER_CERT_ROOT", () => path.join(certificatesRoot, "Server")),
+    agentCertRoot: read.pathOr("BOREALIS_AGENT_CERT_ROOT", () => path.join(certificatesRoot, "Agent")),
     logsRoot: path.join(projectRoot, "Logs", "Server"),
     assembliesRoot: path.join(projectRoot, "Assemblies"),
-    databasePath: databaseRaw !== undefined ? resolvePath(databaseRaw, probe) : path.join(projectRoot, "database.db"),
-    applyMigrations: flag("BOREALIS_ENGINE_AUTO_MIGRATE", "true"),
-    staticRoot: staticRaw !== undefined ? resolvePath(staticRaw, probe) : discoverStaticRoot(projectRoot, probe),
-    corsAllowedOrigins: parseCorsOrigins(env["BOREALIS_CORS_ALLOWED_ORIGINS"]),
-    secretKey: secretRaw,
-    trustedProxies: proxies,
-    http: httpLimits,
-    auditRetentionDays,
-    debug,
-    host,
-    port,
-    logFormat,
-    logToStderr: flag("BOREALIS_LOG_STDERR", "true"),
-    tls: {
-      enabled: flag("BOREALIS_TLS_ENABLED", "true"),
-      extraNames,
-      minVersion: tlsMin,
-      certFile,
-      keyFile,
-      bundleFile: bundleRaw !== undefined ? resolvePath(bundleRaw, probe) : undefined
-    },
-    publicBaseUrl,
-    mfaIssuer,
-    jobHistoryDays,
-    socket: { allowAnonymous: flag("BOREALIS_SOCKET_ALLOW_ANONYMOUS", "false"), maxBufferBytes: socketMax, presenceGraceSeconds: grace },
-    maxBodyBytes: maxBody,
-    shutdownDrainSeconds: drain,
-    metricsListen,
-    otlpEndpoint: otlpRaw,
-    otlpServiceName: nonEmpty("OTEL_SERVICE_NAME") ?? "borealis-engine",
-    screenshots: { maxEntries: shotEntries, maxBytes: shotBytes },
-    legacyBridge: TRUE_VALUES.has(bridgeRaw.trim().toLowerCase()),
-    github: {
-      repo: env["BOREALIS_REPO"] ?? "bunny-lab-io/Borealis",
-      branch: env["BOREALIS_REPO_BRANCH"] ?? "main",
-      refreshIntervalSeconds: refresh,
-      cacheRoot: cacheRaw !== undefined ? resolvePath(cacheRaw, probe) : path.join(projectRoot, "Data", "Engine", "cache")
+    staticRoot: read.pathOr("BOREALIS_STATIC_ROOT", () => discoverStaticRoot(projectRoot, read.probe))
+  }
+}
+
+/** Operator-token secret, trusted proxies, CORS origins, audit retention, the MFA issuer name. */
+const securityPart = (read: EnvReader, debug: boolean) =>
+  Either.gen(function*() {
+    const secretRaw = read.env["BOREALIS_FLASK_SECRET_KEY"]
+    if (secretRaw === "") {
+      return yield* invalid(
+        "BOREALIS_FLASK_SECRET_KEY",
+        "",
+        "an empty secret would let anyone forge operator sessions; set a long random value or unset it (a random one is then generated and kept in the key folder)"
+      )
+    }
+    const weakness = secretRaw === undefined ? undefined : secretWeakness(secretRaw)
+    if (weakness !== undefined) {
+      if (!debug) {
+        return yield* invalid(
+          "BOREALIS_FLASK_SECRET_KEY",
+          "<redacted>",
+          `too weak (${weakness}); unset it to have a random secret generated, or set at least ${MIN_SECRET_BYTES} random bytes`
+        )
+      }
+      read.warn("BOREALIS_FLASK_SECRET_KEY", "<redacted>", `too weak (${weakness}); accepted only because BOREALIS_DEBUG is on`)
+    }
+    const proxies = parseTrustedProxies(read.nonEmpty("BOREALIS_TRUSTED_PROXIES"))
+    if ("invalid" in proxies) {
+      return yield* invalid(
+        "BOREALIS_TRUSTED_PROXIES",
+        proxies.invalid,
+        "expected IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal, none), comma-separated"
+      )
+    }
+    return {
+      secretKey: secretRaw,
+      trustedProxies: proxies,
+      corsAllowedOrigins: parseCorsOrigins(read.env["BOREALIS_CORS_ALLOWED_ORIGINS"]),
+      auditRetentionDays: yield* read.nonNegativeInt("BOREALIS_AUDIT_RETENTION_DAYS", 0),
+      mfaIssuer: read.nonEmpty("BOREALIS_MFA_ISSUER") ?? "Borealis"
+    }
+  })
+
+/** The HTTP listener: address and port, timeouts and body limits, shutdown drain, public URL. */
+const listenerPart = (read: EnvReader) =>
+  Either.gen(function*() {
+    const http = {
+      headersTimeoutMs: yield* read.secondsAsMs("BOREALIS_HTTP_HEADERS_TIMEOUT_SECONDS", 20),
+      requestTimeoutMs: yield* read.secondsAsMs("BOREALIS_HTTP_REQUEST_TIMEOUT_SECONDS", 60),
+      keepAliveTimeoutMs: yield* read.secondsAsMs("BOREALIS_HTTP_KEEPALIVE_TIMEOUT_SECONDS", 5),
+      idleTimeoutMs: yield* read.secondsAsMs("BOREALIS_HTTP_IDLE_TIMEOUT_SECONDS", 60),
+      tlsHandshakeTimeoutMs: yield* read.secondsAsMs("BOREALIS_TLS_HANDSHAKE_TIMEOUT_SECONDS", 10),
+      maxUnauthenticatedPerAddress: yield* read.nonNegativeInt("BOREALIS_MAX_UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS", 256),
+      maxUnauthenticatedBodyBytes: yield* read.positiveInt("BOREALIS_MAX_UNAUTHENTICATED_BODY_BYTES", 1024 * 1024)
+    }
+    const portRaw = read.env["BOREALIS_PORT"]
+    let port = DEFAULT_PORT
+    if (portRaw !== undefined) {
+      const parsed = parsePythonInt(portRaw)
+      if (parsed === undefined) read.warn("BOREALIS_PORT", portRaw, `not an integer; falling back to ${DEFAULT_PORT}`)
+      else if (parsed < 0 || parsed > 65535) return yield* invalid("BOREALIS_PORT", portRaw, "not a TCP port (0-65535)")
+      else port = parsed
+    }
+    const host = read.env["BOREALIS_HOST"] ?? "127.0.0.1"
+    if (host === "") read.warn("BOREALIS_HOST", host, "empty; listening on every interface")
+    const maxBodyBytes = yield* read.positiveInt("BOREALIS_MAX_BODY_BYTES", 10 * 1024 * 1024)
+    const drainRaw = read.nonEmpty("BOREALIS_SHUTDOWN_DRAIN_SECONDS")
+    const drain = drainRaw === undefined ? 0 : Number(drainRaw)
+    if (!Number.isFinite(drain) || drain < 0 || drain > 60) return yield* invalid("BOREALIS_SHUTDOWN_DRAIN_SECONDS", drainRaw ?? "", "expected 0-60 seconds")
+    return { host, port, http, maxBodyBytes, shutdownDrainSeconds: drain, publicBaseUrl: yield* publicBaseUrlOf(read) }
+  })
+
+/** `BOREALIS_PUBLIC_BASE_URL`: an absolute http(s) URL, kept without a trailing slash. */
+const publicBaseUrlOf = (read: EnvReader): Either.Either<string | undefined, ConfigInvalid> => {
+  const raw = read.nonEmpty("BOREALIS_PUBLIC_BASE_URL")
+  if (raw === undefined) return Either.right(undefined)
+  let url: URL | undefined
+  try {
+    url = new URL(raw)
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    return invalid("BOREALIS_PUBLIC_BASE_URL", raw, "expected an absolute http(s) URL")
+  }
+  return Either.right(url.origin + url.pathname.replace(/\/+$/, ""))
+}
+
+/** Job history, the script repository the Engine mirrors, the legacy bridge. */
+const jobsPart = (read: EnvReader, projectRoot: string) => {
+  let refresh = 60
+  const refreshRaw = read.nonEmpty("BOREALIS_REPO_HASH_REFRESH")
+  if (refreshRaw !== undefined) {
+    const parsed = parsePythonInt(refreshRaw)
+    if (parsed === undefined) read.warn("BOREALIS_REPO_HASH_REFRESH", refreshRaw, "not an integer; using 60")
+    else {
+      refresh = Math.min(3600, Math.max(30, parsed))
+      if (refresh !== parsed) read.warn("BOREALIS_REPO_HASH_REFRESH", refreshRaw, `clamped to ${refresh}`)
     }
   }
-  return Schema.decodeUnknownEither(EngineSettings)(raw).pipe(
-    Either.mapLeft((error) =>
-      new ConfigInvalid({ variable: "(configuration)", value: "", reason: ParseResult.TreeFormatter.formatErrorSync(error) })
-    ),
-    Either.map((settings) => ({ settings, warnings }))
-  )
+  let jobHistoryDays = 30
+  const historyRaw = read.nonEmpty("BOREALIS_JOB_HISTORY_DAYS")
+  if (historyRaw !== undefined) {
+    const parsed = parsePythonInt(historyRaw)
+    if (parsed === undefined || parsed < 1) read.warn("BOREALIS_JOB_HISTORY_DAYS", historyRaw, "not a positive integer; using 30")
+    else jobHistoryDays = parsed
+  }
+  return {
+    jobHistoryDays,
+    legacyBridge: TRUE_VALUES.has((read.env["BOREALIS_ENGINE_ENABLE_LEGACY_BRIDGE"] ?? "1").trim().toLowerCase()),
+    github: {
+      repo: read.env["BOREALIS_REPO"] ?? "bunny-lab-io/Borealis",
+      branch: read.env["BOREALIS_REPO_BRANCH"] ?? "main",
+      refreshIntervalSeconds: refresh,
+      cacheRoot: read.pathOr("BOREALIS_CACHE_DIR", () => path.join(projectRoot, "Data", "Engine", "cache"))
+    }
+  }
 }
+
+/** The database file, and whether migrations run at start. */
+const storagePart = (read: EnvReader, projectRoot: string) => ({
+  databasePath: read.pathOr("BOREALIS_DATABASE_PATH", () => path.join(projectRoot, "database.db")),
+  applyMigrations: read.flag("BOREALIS_ENGINE_AUTO_MIGRATE", "true")
+})
+
+/** Log lines (format, stderr mirror), metrics listener, OpenTelemetry export. */
+const observabilityPart = (read: EnvReader) =>
+  Either.gen(function*() {
+    const logFormatRaw = read.nonEmpty("BOREALIS_LOG_FORMAT") ?? "text"
+    const logFormat = logFormatRaw.trim().toLowerCase()
+    if (logFormat !== "text" && logFormat !== "json") return yield* invalid("BOREALIS_LOG_FORMAT", logFormatRaw, "expected text or json")
+    const logToStderr = read.flag("BOREALIS_LOG_STDERR", "true")
+    const metricsRaw = read.nonEmpty("BOREALIS_METRICS_LISTEN")
+    let metricsListen: { host: string; port: number } | undefined
+    if (metricsRaw !== undefined) {
+      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(metricsRaw.trim())
+      const host = m?.[1] ?? m?.[2]
+      const port = m === null ? NaN : Number(m[3])
+      if (host === undefined || !(port <= 65535)) {
+        return yield* invalid("BOREALIS_METRICS_LISTEN", metricsRaw, "expected host:port, e.g. 127.0.0.1:9464")
+      }
+      metricsListen = { host, port }
+    }
+    const otlpRaw = read.nonEmpty("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if (otlpRaw !== undefined) {
+      let ok = false
+      try {
+        ok = ["http:", "https:"].includes(new URL(otlpRaw).protocol)
+      } catch {
+        ok = false
+      }
+      if (!ok) return yield* invalid("OTEL_EXPORTER_OTLP_ENDPOINT", otlpRaw, "expected an http(s) URL")
+    }
+    return { logFormat, logToStderr, metricsListen, otlpEndpoint: otlpRaw, otlpServiceName: read.nonEmpty("OTEL_SERVICE_NAME") ?? "borealis-engine" }
+  })
+
+/** TLS: on or off, extra certificate names, minimum version, an operator's own certificate. */
+const tlsPart = (read: EnvReader) =>
+  Either.gen(function*() {
+    const enabled = read.flag("BOREALIS_TLS_ENABLED", "true")
+    const extraNames: Array<string> = []
+    for (const name of (read.nonEmpty("BOREALIS_TLS_SANS") ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+      if (!isIp(name) && !isDnsName(name)) return yield* invalid("BOREALIS_TLS_SANS", name, "not a DNS name or IP address")
+      extraNames.push(name)
+    }
+    const minRaw = read.nonEmpty("BOREALIS_TLS_MIN_VERSION") ?? "TLSv1.2"
+    const minVersion = minRaw === "1.2" ? "TLSv1.2" : minRaw === "1.3" ? "TLSv1.3" : minRaw
+    if (minVersion !== "TLSv1.2" && minVersion !== "TLSv1.3") return yield* invalid("BOREALIS_TLS_MIN_VERSION", minRaw, "expected TLSv1.2 or TLSv1.3")
+    const certRaw = read.nonEmpty("BOREALIS_TLS_CERT")
+    const keyRaw = read.nonEmpty("BOREALIS_TLS_KEY")
+    if (certRaw === undefined && keyRaw !== undefined) return yield* invalid("BOREALIS_TLS_KEY", keyRaw, "BOREALIS_TLS_CERT and BOREALIS_TLS_KEY must be set together")
+    if (certRaw !== undefined && keyRaw === undefined) return yield* invalid("BOREALIS_TLS_CERT", certRaw, "BOREALIS_TLS_CERT and BOREALIS_TLS_KEY must be set together")
+    const certFile = certRaw === undefined ? undefined : resolvePath(certRaw, read.probe)
+    const keyFile = keyRaw === undefined ? undefined : resolvePath(keyRaw, read.probe)
+    for (const [variable, file] of [["BOREALIS_TLS_CERT", certFile], ["BOREALIS_TLS_KEY", keyFile]] as const) {
+      if (file !== undefined && !read.probe.isFile(file)) return yield* invalid(variable, file, "file does not exist")
+    }
+    const bundleRaw = read.nonEmpty("BOREALIS_TLS_BUNDLE")
+    return {
+      enabled,
+      extraNames,
+      minVersion,
+      certFile,
+      keyFile,
+      bundleFile: bundleRaw !== undefined ? resolvePath(bundleRaw, read.probe) : undefined
+    }
+  })
+
+/** Sockets (anonymous agents, buffer size, presence grace) and the screenshot cache. */
+const realtimePart = (read: EnvReader) =>
+  Either.gen(function*() {
+    const allowAnonymous = read.flag("BOREALIS_SOCKET_ALLOW_ANONYMOUS", "false")
+    const maxBufferBytes = yield* read.positiveInt("BOREALIS_SOCKET_MAX_BUFFER_BYTES", 25 * 1024 * 1024)
+    const graceRaw = read.nonEmpty("BOREALIS_PRESENCE_GRACE_SECONDS")
+    const grace = graceRaw === undefined ? 30 : parsePythonInt(graceRaw)
+    if (grace === undefined || grace < 0) return yield* invalid("BOREALIS_PRESENCE_GRACE_SECONDS", graceRaw ?? "", "expected a whole number of seconds")
+    return {
+      socket: { allowAnonymous, maxBufferBytes, presenceGraceSeconds: grace },
+      screenshots: {
+        maxEntries: yield* read.positiveInt("BOREALIS_SCREENSHOT_CACHE_ENTRIES", 1024),
+        maxBytes: yield* read.positiveInt("BOREALIS_SCREENSHOT_CACHE_BYTES", 256 * 1024 * 1024)
+      }
+    }
+  })
+
+const decodeSettings = Schema.decodeUnknownEither(EngineSettings)
+
+/**
+ * Parse the environment, one concern at a time. Fallbacks the original applies silently are applied
+ * the same way and reported as warnings; values that cannot be used at all fail with `ConfigInvalid`
+ * naming the variable and the value.
+ */
+export const parseEnvironment = (
+  env: Readonly<Record<string, string | undefined>>,
+  options: { readonly defaultProjectRoot: string; readonly probe: PathProbe }
+): Either.Either<ParsedEnvironment, ConfigInvalid> =>
+  Either.gen(function*() {
+    const read = envReader(env, options.probe)
+    const layout = layoutPart(read, options.defaultProjectRoot)
+    const debug = read.flag("BOREALIS_DEBUG", "false")
+    const security = yield* securityPart(read, debug)
+    const listener = yield* listenerPart(read)
+    const jobs = jobsPart(read, layout.projectRoot)
+    const storage = storagePart(read, layout.projectRoot)
+    const observability = yield* observabilityPart(read)
+    const tls = yield* tlsPart(read)
+    const realtime = yield* realtimePart(read)
+    const settings = yield* Either.mapLeft(
+      decodeSettings({ ...layout, ...storage, ...security, debug, ...listener, ...observability, tls, ...jobs, ...realtime }),
+      (error) => new ConfigInvalid({ variable: "(configuration)", value: "", reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+    )
+    return { settings, warnings: read.warnings }
+  })
