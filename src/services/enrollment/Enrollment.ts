@@ -111,7 +111,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("borealis/Enrollmen
       const expiresAt = parseIsoUtc(codeRow.value.expires_at)
       if (expiresAt === undefined || expiresAt <= now) return yield* invalidCode
       let reuseGuid: string | undefined
-      if (Number(codeRow.value.use_count) >= Number(codeRow.value.max_uses)) {
+      if (codeRow.value.use_count >= codeRow.value.max_uses) {
         // An exhausted code still re-enrolls the machine it enrolled, with the same key.
         const usedBy = codeRow.value.used_by_guid
         if (usedBy === null || usedBy.trim() === "") return yield* invalidCode

@@ -1,8 +1,11 @@
 // SQL of the agent side of enrollment: install codes, approvals, finalisation.
 // spec: auth-enrollment.md §2.1, §2.4, §2.5, §5, §7
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Row from "../../layers/sqlRows.ts"
 import { randomUUID } from "node:crypto"
 import { DeviceRecords } from "../devices/DeviceRecords.ts"
 import { normalizeGuid } from "../devices/identity.ts"
@@ -12,27 +15,34 @@ import { hashRefreshToken, REFRESH_TOKEN_LIFETIME_DAYS } from "../tokens/refresh
 
 const DAY_MS = 86_400_000
 
-export interface InstallCodeRow {
-  readonly id: string
-  readonly code: string
-  readonly expires_at: string
-  readonly max_uses: number
-  readonly use_count: number
-  readonly used_by_guid: string | null
-}
+const InstallCodeRow = Schema.Struct({
+  id: Row.Text,
+  code: Row.Text,
+  expires_at: Row.TimestampText,
+  max_uses: Row.Num,
+  use_count: Row.Num,
+  used_by_guid: Row.Nullable(Row.Text)
+})
+export type InstallCodeRow = typeof InstallCodeRow.Type
 
-export interface ApprovalRow {
-  readonly id: string
-  readonly approval_reference: string
-  readonly guid: string | null
-  readonly hostname_claimed: string
-  readonly ssl_key_fingerprint_claimed: string
-  readonly enrollment_code_id: string | null
-  readonly status: string
-  readonly client_nonce: string
-  readonly server_nonce: string
-  readonly agent_pubkey_der: Uint8Array
-}
+const ApprovalRow = Schema.Struct({
+  id: Row.Text,
+  approval_reference: Row.Text,
+  guid: Row.Nullable(Row.Text),
+  hostname_claimed: Row.Text,
+  ssl_key_fingerprint_claimed: Row.Text,
+  enrollment_code_id: Row.Nullable(Row.Text),
+  status: Row.Text,
+  client_nonce: Row.Text,
+  server_nonce: Row.Text,
+  agent_pubkey_der: Row.Bytes
+})
+export type ApprovalRow = typeof ApprovalRow.Type
+
+const APPROVAL_COLUMNS = `id, approval_reference, guid, hostname_claimed, ssl_key_fingerprint_claimed, enrollment_code_id,
+  status, client_nonce, server_nonce, agent_pubkey_der`
+
+const BarrierRow = Schema.Struct({ required_token_version: Row.Num })
 
 export interface NewApproval {
   readonly hostname: string
@@ -59,13 +69,28 @@ export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/E
     const sql = yield* SqlClient.SqlClient
     const devices = yield* DeviceRecords
 
+    const installCodeRow = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: InstallCodeRow,
+      execute: (code) =>
+        sql`SELECT id, code, expires_at, max_uses, use_count, used_by_guid FROM enrollment_install_codes WHERE code = ${code}`
+    })
+    const approvalWhere = (column: "approval_reference" | "id") =>
+      SqlSchema.findOne({
+        Request: Schema.String,
+        Result: ApprovalRow,
+        execute: (value) => sql`SELECT ${sql.literal(APPROVAL_COLUMNS)} FROM device_approvals WHERE ${sql(column)} = ${value}`
+      })
+    const approvalRowByReference = approvalWhere("approval_reference")
+    const approvalRowById = approvalWhere("id")
+    const barrierRow = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: BarrierRow,
+      execute: (guid) => sql`SELECT required_token_version FROM device_purge_barriers WHERE UPPER(guid) = ${guid}`
+    })
+
     /** Exact, case-sensitive match on `code`. */
-    const installCode = (code: string) =>
-      sql<InstallCodeRow>`SELECT id, code, expires_at, max_uses, use_count, used_by_guid
-        FROM enrollment_install_codes WHERE code = ${code}`.pipe(
-        Effect.map((rows) => Option.fromNullable(rows[0])),
-        Effect.orDie
-      )
+    const installCode = (code: string) => installCodeRow(code).pipe(Effect.orDie)
 
     /**
      * A repeat request from the same key supersedes its older pending approval (it becomes `expired`,
@@ -85,13 +110,7 @@ export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/E
         return { id, reference, superseded: superseded.changes }
       })).pipe(Effect.orDie)
 
-    const approvalByReference = (reference: string) =>
-      sql<ApprovalRow>`SELECT id, approval_reference, guid, hostname_claimed, ssl_key_fingerprint_claimed, enrollment_code_id,
-          status, client_nonce, server_nonce, agent_pubkey_der
-        FROM device_approvals WHERE approval_reference = ${reference}`.pipe(
-        Effect.map((rows) => Option.fromNullable(rows[0])),
-        Effect.orDie
-      )
+    const approvalByReference = (reference: string) => approvalRowByReference(reference).pipe(Effect.orDie)
 
     /**
      * Finalise an approved enrollment in one transaction (§2.5): device row created or re-keyed (new key
@@ -103,16 +122,13 @@ export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/E
       sql.withTransaction(Effect.gen(function*() {
         const now = Math.floor(input.nowMs / 1000)
         const nowIso = isoUtc(input.nowMs)
-        const rows = yield* sql<ApprovalRow>`SELECT id, approval_reference, guid, hostname_claimed, ssl_key_fingerprint_claimed,
-            enrollment_code_id, status, client_nonce, server_nonce, agent_pubkey_der
-          FROM device_approvals WHERE id = ${input.approvalId}`
-        const approval = rows[0]
-        if (approval === undefined || approval.status !== "approved") return Option.none<Finalised>()
+        const found = yield* approvalRowById(input.approvalId)
+        if (Option.isNone(found) || found.value.status !== "approved") return Option.none<Finalised>()
+        const approval = found.value
         const fingerprint = approval.ssl_key_fingerprint_claimed.trim().toLowerCase()
         const guid = approval.guid !== null && approval.guid.trim() !== "" ? normalizeGuid(approval.guid) : randomUUID().toUpperCase()
-        const barrier = yield* sql<{ required_token_version: number }>`SELECT required_token_version FROM device_purge_barriers
-          WHERE UPPER(guid) = ${guid}`
-        const minimumVersion = Math.max(1, Number(barrier[0]?.required_token_version ?? 1))
+        const barrier = yield* barrierRow(guid)
+        const minimumVersion = Math.max(1, Option.match(barrier, { onNone: () => 1, onSome: (b) => b.required_token_version }))
 
         const existing = yield* devices.byGuid(guid)
         let device: Finalised

@@ -5,6 +5,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
+import { changes } from "../sqlResult.ts"
 
 /** Columns a heartbeat may set (only non-empty values are ever queued). */
 export interface DeviceColumns {
@@ -63,8 +64,8 @@ export class DeviceWriteBehind extends Effect.Service<DeviceWriteBehind>()("bore
           yield* sql`UPDATE devices SET ${sql.update(set)} WHERE guid = ${entry.match.guid} OR UPPER(guid) = ${entry.match.guid}`
           return
         }
-        const byHost = yield* sql`UPDATE devices SET ${sql.update(set)} WHERE LOWER(hostname) = LOWER(${entry.match.hostname})`.raw
-        if ((byHost as unknown as { changes: number }).changes === 0 && entry.match.agentId !== undefined && entry.match.agentId !== "") {
+        const byHost = yield* changes(sql`UPDATE devices SET ${sql.update(set)} WHERE LOWER(hostname) = LOWER(${entry.match.hostname})`)
+        if (byHost === 0 && entry.match.agentId !== undefined && entry.match.agentId !== "") {
           const { hostname: _ignored, ...rest } = set
           if (Object.keys(rest).length > 0) yield* sql`UPDATE devices SET ${sql.update(rest)} WHERE agent_id = ${entry.match.agentId}`
         }

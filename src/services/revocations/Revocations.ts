@@ -7,10 +7,13 @@
 // couple of seconds for another process's (the operator CLI today; the other nodes of a scale-out
 // later) — and announces each once on the bus.
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import * as Row from "../../layers/sqlRows.ts"
 import type * as Scope from "effect/Scope"
 
 export type OperatorRevocationReason = "deleted" | "role_changed" | "password_reset" | "mfa_reset"
@@ -27,17 +30,13 @@ export type Revocation =
 /** How often another process's revocations are looked for. */
 export const REVOCATION_POLL = Duration.seconds(2)
 
-interface Row {
-  readonly id: number
-  readonly kind: string
-  readonly subject: string
-  readonly reason: string
-}
+const RevocationRow = Schema.Struct({ id: Row.Num, kind: Row.Text, subject: Row.Text, reason: Row.Text })
+const LatestRow = Schema.Struct({ m: Row.Nullable(Row.Num) })
 
 const subjectOf = (r: Revocation): string =>
   r._tag === "OperatorAccount" ? String(r.userId) : r._tag === "OperatorSession" ? r.sessionHash : r.guid
 
-const fromRow = (row: Row): Revocation | undefined => {
+const fromRow = (row: typeof RevocationRow.Type): Revocation | undefined => {
   switch (row.kind) {
     case "OperatorAccount":
       return { _tag: "OperatorAccount", userId: Number(row.subject), reason: row.reason as OperatorRevocationReason }
@@ -55,18 +54,28 @@ export class Revocations extends Effect.Service<Revocations>()("borealis/Revocat
     const sql = yield* SqlClient.SqlClient
     const hub = yield* PubSub.unbounded<Revocation>()
     const wake = yield* Queue.sliding<void>(1)
+    const latest = SqlSchema.single({
+      Request: Schema.Void,
+      Result: LatestRow,
+      execute: () => sql`SELECT max(id) AS m FROM credential_revocations`
+    })
+    const rowsAfter = SqlSchema.findAll({
+      Request: Schema.Number,
+      Result: RevocationRow,
+      execute: (after) => sql`SELECT id, kind, subject, reason FROM credential_revocations WHERE id > ${after} ORDER BY id LIMIT 1000`
+    })
     // Only what happens from now on: older revocations concern connections that no longer exist.
-    let cursor = yield* sql<{ m: number | null }>`SELECT max(id) AS m FROM credential_revocations`.pipe(
-      Effect.map((rows) => Number(rows[0]?.m ?? 0)),
+    let cursor = yield* latest(undefined).pipe(
+      Effect.map((row) => row.m ?? 0),
       Effect.catchAll(() => Effect.succeed(0))
     )
 
     let failing = false
     const drain = Effect.gen(function*() {
-      const rows = yield* sql<Row>`SELECT id, kind, subject, reason FROM credential_revocations WHERE id > ${cursor} ORDER BY id LIMIT 1000`
+      const rows = yield* rowsAfter(cursor)
       failing = false
       for (const row of rows) {
-        cursor = Math.max(cursor, Number(row.id))
+        cursor = Math.max(cursor, row.id)
         const revocation = fromRow(row)
         if (revocation !== undefined) yield* PubSub.publish(hub, revocation)
       }
@@ -76,7 +85,9 @@ export class Revocations extends Effect.Service<Revocations>()("borealis/Revocat
         Effect.sync(() => {
           failing = true
         }),
-        Effect.logWarning("credential-revocations-read-failed").pipe(Effect.annotateLogs({ reason: String(error.cause) }))
+        Effect.logWarning("credential-revocations-read-failed").pipe(
+          Effect.annotateLogs({ reason: String(error._tag === "SqlError" ? error.cause : error) })
+        )
       )))
 
     return {
