@@ -34,6 +34,8 @@ import { Sites } from "../services/sites/Sites.ts"
 import { SitesRepo } from "../services/sites/SitesRepo.ts"
 import { AccessTokens } from "../services/tokens/AccessTokens.ts"
 import { Dpop } from "../services/tokens/Dpop.ts"
+import { DpopReplay } from "../services/tokens/DpopReplay.ts"
+import { RefreshTokensRepo } from "../services/tokens/RefreshTokensRepo.ts"
 import { TokenRefresh } from "../services/tokens/TokenRefresh.ts"
 
 /** Device rows as identity (enrollment, tokens, device auth, operators' device control share them). */
@@ -69,8 +71,9 @@ export const AgentSideLive = Layer.mergeAll(
   AgentInventory.Default,
   AgentDirectory.Default
 ).pipe(
-  Layer.provideMerge(Layer.mergeAll(RealtimeOutbox.Default, EnrollmentRepo.Default, ProofReplayCache.Default)),
+  Layer.provideMerge(Layer.mergeAll(RealtimeOutbox.Default, EnrollmentRepo.Default, RefreshTokensRepo.Default, ProofReplayCache.Default)),
   Layer.provideMerge(Layer.mergeAll(AccessTokens.Default, Dpop.Default, DeviceIdentityLive, ScreenshotCache.Default)),
+  Layer.provideMerge(DpopReplay.Default),
   Layer.provideMerge(AgentRegistry.Default),
   Layer.provideMerge(DeviceWriteBehind.Default)
 )

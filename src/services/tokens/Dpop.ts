@@ -1,7 +1,5 @@
-// DPoP proof validation (RFC 9449 §4.3), with a persistent `jti` replay store so neither a restart nor
-// a second node reopens the window. spec: auth-enrollment.md §4
-import * as SqlClient from "@effect/sql/SqlClient"
-import { changes } from "../sqlResult.ts"
+// DPoP proof validation (RFC 9449 §4.3), with a persistent `jti` replay store (DpopReplay) so neither a
+// restart nor a second node reopens the window. spec: auth-enrollment.md §4
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -9,6 +7,7 @@ import * as Layer from "effect/Layer"
 import * as jose from "jose"
 import * as crypto from "node:crypto"
 import { BadRequest } from "../errors.ts"
+import { DpopReplay } from "./DpopReplay.ts"
 
 /** Asymmetric algorithms accepted for proofs (the original's list). */
 export const DPOP_ALGORITHMS = ["EdDSA", "ES256", "ES384", "ES512"] as const
@@ -48,25 +47,13 @@ export const accessTokenHash = (token: string): string => crypto.createHash("sha
 
 export class Dpop extends Effect.Service<Dpop>()("borealis/Dpop", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    let inserts = 0
-
-    /** Record `key` until `expiresAt`; false when it is already recorded and not yet expired. */
-    const remember = (key: string, now: number, expiresAt: number) =>
-      Effect.gen(function*() {
-        if (++inserts % 256 === 0) yield* sql`DELETE FROM dpop_replay WHERE expires_at < ${now}`
-        return yield* sql.withTransaction(Effect.gen(function*() {
-          yield* sql`DELETE FROM dpop_replay WHERE jti = ${key} AND expires_at < ${now}`
-          const result = yield* sql`INSERT OR IGNORE INTO dpop_replay (jti, expires_at) VALUES (${key}, ${expiresAt})`.raw
-          return (result as unknown as { changes: number }).changes === 1
-        }))
-      }).pipe(Effect.orDie)
+    const replay = yield* DpopReplay
 
     /** All checks of RFC 9449 §4.3; the JWK thumbprint (RFC 7638) of the proof's key on success. */
     const verify = Effect.fn("Dpop.verify")(function*(check: DpopCheck) {
       const invalid = (reason: string) => Effect.fail(new DpopInvalid({ reason }))
-      if (check.proofs.length !== 1) return yield* invalid("exactly one DPoP header is required")
-      const proof = check.proofs[0]!
+      const [proof] = check.proofs
+      if (check.proofs.length !== 1 || proof === undefined) return yield* invalid("exactly one DPoP header is required")
       let header: jose.ProtectedHeaderParameters
       try {
         header = jose.decodeProtectedHeader(proof)
@@ -74,17 +61,16 @@ export class Dpop extends Effect.Service<Dpop>()("borealis/Dpop", {
         return yield* invalid("malformed proof")
       }
       if (header.typ !== "dpop+jwt") return yield* invalid("typ must be dpop+jwt")
-      if (typeof header.alg !== "string" || !(DPOP_ALGORITHMS as ReadonlyArray<string>).includes(header.alg)) {
-        return yield* invalid("alg not allowed")
-      }
+      const alg = header.alg
+      if (typeof alg !== "string" || !(DPOP_ALGORITHMS as ReadonlyArray<string>).includes(alg)) return yield* invalid("alg not allowed")
       const jwk = header.jwk
       if (jwk === undefined || typeof jwk !== "object") return yield* invalid("jwk missing")
       if (PRIVATE_JWK_MEMBERS.some((m) => m in jwk)) return yield* invalid("jwk must be a public key")
-      const key = yield* Effect.tryPromise(() => jose.importJWK(jwk as jose.JWK, header.alg)).pipe(
+      const key = yield* Effect.tryPromise(() => jose.importJWK(jwk as jose.JWK, alg)).pipe(
         Effect.catchAll(() => invalid("jwk unusable"))
       )
       if (key instanceof Uint8Array) return yield* invalid("jwk must be asymmetric")
-      const verified = yield* Effect.tryPromise(() => jose.compactVerify(proof, key, { algorithms: [header.alg!] })).pipe(
+      const verified = yield* Effect.tryPromise(() => jose.compactVerify(proof, key, { algorithms: [alg] })).pipe(
         Effect.catchAll(() => invalid("signature does not verify"))
       )
       let claims: Record<string, unknown>
@@ -104,16 +90,17 @@ export class Dpop extends Effect.Service<Dpop>()("borealis/Dpop", {
       if (Math.abs(now - iat) > DPOP_WINDOW_SECONDS) return yield* invalid("iat outside the accepted window")
       if (check.accessToken !== undefined && ath !== accessTokenHash(check.accessToken)) return yield* invalid("ath mismatch")
       const jkt = yield* Effect.promise(() => jose.calculateJwkThumbprint(jwk as jose.JWK, "sha256"))
-      const fresh = yield* remember(`${jkt}:${jti}`, now, Math.max(now, iat) + DPOP_WINDOW_SECONDS)
+      const fresh = yield* replay.remember(`${jkt}:${jti}`, now, Math.max(now, iat) + DPOP_WINDOW_SECONDS)
       if (!fresh) return yield* Effect.fail(new DpopReplayed())
       return jkt
     })
 
     /** Proof ids past their window (checked proofs also prune now and then). */
-    const prune = (nowSeconds: number) => changes(sql`DELETE FROM dpop_replay WHERE expires_at < ${nowSeconds}`).pipe(Effect.orDie)
+    const prune = (nowSeconds: number) => replay.prune(nowSeconds)
 
     return { verify, prune } as const
   })
 }) {
-  static readonly Test = (layer: Layer.Layer<SqlClient.SqlClient>) => Dpop.Default.pipe(Layer.provide(layer))
+  /** DPoP with its replay store in memory: the rules of RFC 9449 §4.3 without a database. */
+  static readonly Test = Dpop.Default.pipe(Layer.provide(DpopReplay.Test))
 }

@@ -1,20 +1,18 @@
 // POST /api/agent/token/refresh: a new access token for a valid refresh token (90-day sliding expiry).
 // Beyond the original: DPoP-bound tokens stay bound, and opt-in rotation with reuse detection.
 // spec: auth-enrollment.md §1.3, §4, §5
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { randomUUID } from "node:crypto"
 import { Audit } from "../audit/Audit.ts"
 import { DeviceRecords } from "../devices/DeviceRecords.ts"
 import { deviceStatusAllowsAccess, normalizeGuid } from "../devices/identity.ts"
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_LIFETIME_DAYS } from "./refreshToken.ts"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../errors.ts"
-import { changes } from "../sqlResult.ts"
 import { isoUtc, parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "./AccessTokens.ts"
 import { Dpop, dpopWireError } from "./Dpop.ts"
+import { RefreshTokensRepo, type StoredRefreshToken } from "./RefreshTokensRepo.ts"
 import type { RefreshRequest } from "./requests.ts"
 
 /** A superseded token presented within this many seconds is a lost response, not a theft. */
@@ -35,44 +33,21 @@ export interface RefreshAnswer {
   readonly refresh_token?: string
 }
 
-interface TokenRow {
-  readonly id: string
-  readonly guid: string
-  readonly dpop_jkt: string | null
-  readonly expires_at: string | null
-  readonly revoked_at: string | null
-  readonly superseded_at: string | null
-  readonly family_id: string | null
-}
-
 const unauthorized = (code: string) => new Unauthorized({ error: code })
 
 export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/TokenRefresh", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const repo = yield* RefreshTokensRepo
     const devices = yield* DeviceRecords
     const tokens = yield* AccessTokens
     const dpop = yield* Dpop
     const audit = yield* Audit
 
-    /** The token rows with this hash, each with whether its GUID has a purge barrier (one query). */
-    const findToken = (hash: string) =>
-      sql<TokenRow & { readonly purged: number }>`SELECT t.id, t.guid, t.dpop_jkt, t.expires_at, t.revoked_at, t.superseded_at, t.family_id,
-          (SELECT count(*) FROM device_purge_barriers b WHERE UPPER(b.guid) = UPPER(t.guid)) AS purged
-        FROM refresh_tokens t WHERE t.token_hash = ${hash}`.pipe(Effect.orDie)
-
-    const hasPurgeBarrier = (guid: string) =>
-      sql<{ n: number }>`SELECT count(*) AS n FROM device_purge_barriers WHERE UPPER(guid) = ${guid}`.pipe(
-        Effect.map((rows) => (rows[0]?.n ?? 0) > 0),
-        Effect.orDie
-      )
-
     /** Reuse of a superseded token: the whole family is revoked and the event audited. */
-    const revokeFamily = (row: TokenRow, guid: string, nowMs: number, remoteAddr: string) =>
+    const revokeFamily = (row: StoredRefreshToken, guid: string, nowMs: number, remoteAddr: string) =>
       Effect.gen(function*() {
         const family = row.family_id ?? row.id
-        yield* sql`UPDATE refresh_tokens SET revoked_at = ${isoUtc(nowMs)}
-          WHERE (family_id = ${family} OR id = ${family}) AND revoked_at IS NULL`.pipe(Effect.orDie)
+        yield* repo.revokeFamily(family, isoUtc(nowMs))
         yield* Effect.logWarning("refresh-token-reuse-detected").pipe(Effect.annotateLogs({ guid, family }))
         yield* audit.record({
           type: "security.refresh_token_reuse",
@@ -86,9 +61,9 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
     const refresh = Effect.fn("TokenRefresh.refresh")(function*(input: RefreshInput) {
       const { guid, refresh_token: presented, rotate } = input.body
 
-      const row = (yield* findToken(hashRefreshToken(presented))).find((r) => normalizeGuid(r.guid) === guid)
+      const row = (yield* repo.findByHash(hashRefreshToken(presented))).find((r) => normalizeGuid(r.guid) === guid)
       // The purge barrier is checked first (L-tok2); with a matching token it came with the row.
-      if (row !== undefined ? row.purged > 0 : yield* hasPurgeBarrier(guid)) return yield* unauthorized("device_purged")
+      if (row !== undefined ? row.purged : yield* repo.hasPurgeBarrier(guid)) return yield* unauthorized("device_purged")
       if (row === undefined) return yield* unauthorized("invalid_refresh_token")
       if (row.revoked_at !== null && row.revoked_at !== "") return yield* unauthorized("refresh_token_revoked")
       const nowMs = yield* Clock.currentTimeMillis
@@ -127,22 +102,19 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
       })
       const nowIso = isoUtc(nowMs)
       const slidingExpiry = isoUtc(nowMs + REFRESH_TOKEN_LIFETIME_DAYS * DAY_MS)
+      const use = { id: row.id, nowIso, expiresAt: slidingExpiry, dpopJkt: jkt }
       let newToken: string | undefined
-      const touch = sql`UPDATE refresh_tokens SET last_used_at = ${nowIso}, expires_at = ${slidingExpiry},
-          dpop_jkt = COALESCE(${jkt ?? null}, dpop_jkt) WHERE id = ${row.id}`
-      // Without rotation a single UPDATE is atomic on its own: no transaction round trip.
-      if (!rotate) yield* touch.pipe(Effect.orDie)
-      else yield* sql.withTransaction(Effect.gen(function*() {
-        yield* touch
-        const family = row.family_id ?? row.id
+      if (!rotate) yield* repo.touch(use)
+      else {
         newToken = newRefreshToken()
-        // Everything still current in the family (the head, or what a lost response handed out) is superseded.
-        yield* sql`UPDATE refresh_tokens SET superseded_at = ${nowIso}
-          WHERE (family_id = ${family} OR id = ${family}) AND superseded_at IS NULL AND revoked_at IS NULL`
-        yield* sql`INSERT INTO refresh_tokens (id, guid, token_hash, dpop_jkt, created_at, expires_at, revoked_at, last_used_at, family_id)
-          VALUES (${randomUUID()}, ${device.value.guid}, ${hashRefreshToken(newToken)}, ${jkt ?? row.dpop_jkt ?? null},
-            ${nowIso}, ${slidingExpiry}, NULL, NULL, ${family})`
-      })).pipe(Effect.orDie)
+        yield* repo.rotate({
+          ...use,
+          family: row.family_id ?? row.id,
+          guid: device.value.guid,
+          newTokenHash: hashRefreshToken(newToken),
+          newDpopJkt: jkt ?? row.dpop_jkt ?? null
+        })
+      }
 
       const answer: RefreshAnswer = {
         access_token: accessToken,
@@ -154,9 +126,7 @@ export class TokenRefresh extends Effect.Service<TokenRefresh>()("borealis/Token
     })
 
     /** Expired refresh tokens, and revoked ones after 90 days (reuse detection needs them until then). */
-    const prune = (nowMs: number) =>
-      changes(sql`DELETE FROM refresh_tokens WHERE substr(expires_at, 1, 19) < ${isoUtc(nowMs).slice(0, 19)}
-          OR (revoked_at IS NOT NULL AND revoked_at != '' AND substr(revoked_at, 1, 19) < ${isoUtc(nowMs - 90 * DAY_MS).slice(0, 19)})`).pipe(Effect.orDie)
+    const prune = (nowMs: number) => repo.prune(nowMs)
 
     return { refresh, prune } as const
   })
