@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { createPrivateFile, makePrivateDir, PRIVATE_FILE_MODE, tightenFileMode } from "../../layers/fileModes.ts"
 import { runningEngine } from "../../layers/PidFile.ts"
 import type { EngineSettings } from "../../layers/configParse.ts"
+import * as Row from "../../layers/sqlRows.ts"
 
 export class BackupFailed extends Schema.TaggedError<BackupFailed>()("BackupFailed", { reason: Schema.String }) {
   override get message(): string {
@@ -21,6 +22,14 @@ const FILES_TABLE = "borealis_backup_files"
 const META_TABLE = "borealis_backup_meta"
 
 type Root = "runtime" | "server_certs" | "agent_certs"
+
+// Rows read back from SQLite (the live database's copy, or a backup file), decoded rather than assumed.
+const decodeCount = Schema.decodeUnknownSync(Row.CountRow)
+const decodeFormat = Schema.decodeUnknownSync(Schema.UndefinedOr(Schema.Struct({ value: Row.Text })))
+const decodeFiles = Schema.decodeUnknownSync(Schema.Array(Schema.Struct({ root: Row.Text, path: Row.Text, mode: Row.Num, content: Row.Bytes })))
+
+const ROOTS: ReadonlyArray<string> = ["runtime", "server_certs", "agent_certs"] satisfies ReadonlyArray<Root>
+const isRoot = (value: string): value is Root => ROOTS.includes(value)
 
 /** Where each kind of material lives for a configuration. */
 const rootsOf = (config: Pick<EngineSettings, "runtimeRoot" | "serverCertRoot" | "agentCertRoot">): Record<Root, { dir: string; include: ReadonlyArray<string> }> => ({
@@ -122,7 +131,7 @@ export const backup = (config: EngineSettings, target: string) =>
         const tables: Record<string, number> = {}
         for (const t of ["devices", "refresh_tokens", "device_approvals", "users", "scheduled_jobs", "scheduled_job_runs", "activity_history", "audit_events"]) {
           try {
-            tables[t] = (out.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n
+            tables[t] = decodeCount(out.prepare(`SELECT count(*) AS n FROM ${t}`).get()).n
           } catch {
             // table absent in this database
           }
@@ -169,13 +178,13 @@ export const restore = (config: EngineSettings, source: string) =>
     const backupDb = yield* attempt("open backup", () => new Sqlite(file, { readonly: true, fileMustExist: true }))
     const rows = yield* attempt("read backup", () => {
       try {
-        const hasMeta = backupDb.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(META_TABLE) as { n: number }
+        const hasMeta = decodeCount(backupDb.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(META_TABLE))
         if (hasMeta.n === 0) throw new Error("not a Borealis backup")
-        const format = backupDb.prepare(`SELECT value FROM ${META_TABLE} WHERE key = 'format'`).get() as { value: string } | undefined
+        const format = decodeFormat(backupDb.prepare(`SELECT value FROM ${META_TABLE} WHERE key = 'format'`).get())
         if (format?.value !== "borealis-backup/1") throw new Error("not a Borealis backup")
         const integrity = backupDb.pragma("integrity_check", { simple: true })
         if (integrity !== "ok") throw new Error(`backup is damaged: ${String(integrity)}`)
-        return backupDb.prepare(`SELECT root, path, mode, content FROM ${FILES_TABLE}`).all() as Array<{ root: Root; path: string; mode: number; content: Buffer }>
+        return decodeFiles(backupDb.prepare(`SELECT root, path, mode, content FROM ${FILES_TABLE}`).all())
       } finally {
         backupDb.close()
       }
@@ -207,7 +216,7 @@ export const restore = (config: EngineSettings, source: string) =>
     fs.renameSync(staged, target)
     const roots = rootsOf(config)
     for (const row of rows) {
-      const base = roots[row.root]?.dir
+      const base = isRoot(row.root) ? roots[row.root].dir : undefined
       if (base === undefined) continue
       const dest = path.resolve(base, row.path)
       if (!dest.startsWith(path.resolve(base) + path.sep)) continue
