@@ -3,11 +3,13 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Types from "effect/Types"
 import * as Row from "../../layers/sqlRows.ts"
 import { randomUUID } from "node:crypto"
-import { DeviceRecords } from "../devices/DeviceRecords.ts"
+import { type DeviceIdentityTable, DeviceRecords } from "../devices/DeviceRecords.ts"
 import { normalizeGuid } from "../devices/identity.ts"
 import { run } from "../sqlResult.ts"
 import { isoUtc } from "../time.ts"
@@ -177,4 +179,95 @@ export class EnrollmentRepo extends Effect.Service<EnrollmentRepo>()("borealis/E
 
     return { installCode, supersedeAndInsert, approvalByReference, finalise, deviceByGuid: devices.byGuid } as const
   })
-}) {}
+}) {
+  /**
+   * The same steps over in-memory tables the test owns (and may inspect), for tests of the enrollment
+   * rules without a database: finalisation creates or re-keys the device, counts the code's use,
+   * completes the approval and records the refresh token's hash, as the transaction above does.
+   */
+  static readonly makeTestLayer = (table: EnrollmentTable): Layer.Layer<EnrollmentRepo> =>
+    Layer.effect(
+      EnrollmentRepo,
+      Effect.gen(function*() {
+        const devices = yield* DeviceRecords
+        const finalise = (input: { readonly approvalId: string; readonly refreshToken: string; readonly nowMs: number }) =>
+          Effect.sync((): Option.Option<Finalised> => {
+            const approval = table.approvals.find((a) => a.id === input.approvalId)
+            if (approval === undefined || approval.status !== "approved") return Option.none()
+            const nowIso = isoUtc(input.nowMs)
+            const fingerprint = approval.ssl_key_fingerprint_claimed.trim().toLowerCase()
+            const guid = approval.guid !== null && approval.guid.trim() !== "" ? normalizeGuid(approval.guid) : randomUUID().toUpperCase()
+            const minimumVersion = Math.max(1, table.devices.purgeBarriers.get(guid) ?? 1)
+            const existing = table.devices.devices.find((d) => normalizeGuid(d.guid) === guid)
+            let device: Finalised
+            if (existing === undefined) {
+              const claimed = approval.hostname_claimed.trim().slice(0, 253)
+              const hostname = claimed === "" ? guid : claimed
+              table.devices.devices.push({ guid, hostname, ssl_key_fingerprint: fingerprint, token_version: minimumVersion, status: "active", agent_id: null })
+              device = { guid, hostname, fingerprint, tokenVersion: minimumVersion, rekeyed: false }
+            } else {
+              const current = (existing.token_version ?? 1) || 1
+              const stored = (existing.ssl_key_fingerprint ?? "").trim().toLowerCase()
+              const tokenVersion = stored !== "" && stored !== fingerprint ? Math.max(current + 1, minimumVersion) : Math.max(current, minimumVersion)
+              if (stored !== "" && stored !== fingerprint) {
+                for (const t of table.refreshTokens) if (t.guid === guid && t.revoked_at === null) t.revoked_at = nowIso
+              }
+              existing.ssl_key_fingerprint = fingerprint
+              existing.status = "active"
+              existing.token_version = tokenVersion
+              device = { guid, hostname: existing.hostname ?? "", fingerprint, tokenVersion, rekeyed: tokenVersion !== current }
+            }
+            const code = table.codes.find((c) => c.id === approval.enrollment_code_id)
+            if (code !== undefined) {
+              code.use_count += 1
+              code.used_by_guid = device.guid
+            }
+            approval.status = "completed"
+            approval.guid = device.guid
+            table.refreshTokens.push({ guid: device.guid, token_hash: hashRefreshToken(input.refreshToken), revoked_at: null })
+            table.devices.purgeBarriers.delete(device.guid)
+            return Option.some(device)
+          })
+        return EnrollmentRepo.make({
+          installCode: (code) => Effect.sync(() => Option.fromNullable(table.codes.find((c) => c.code === code))),
+          supersedeAndInsert: (a) =>
+            Effect.sync(() => {
+              let superseded = 0
+              for (const approval of table.approvals) {
+                if (approval.ssl_key_fingerprint_claimed === a.fingerprint && approval.status === "pending") {
+                  approval.status = "expired"
+                  superseded++
+                }
+              }
+              const id = randomUUID()
+              const reference = randomUUID()
+              table.approvals.push({
+                id,
+                approval_reference: reference,
+                guid: a.reuseGuid ?? null,
+                hostname_claimed: a.hostname,
+                ssl_key_fingerprint_claimed: a.fingerprint,
+                enrollment_code_id: a.codeId,
+                status: "pending",
+                client_nonce: a.clientNonce,
+                server_nonce: a.serverNonce,
+                agent_pubkey_der: a.pubkeyDer
+              })
+              return { id, reference, superseded }
+            }),
+          approvalByReference: (reference) => Effect.sync(() => Option.fromNullable(table.approvals.find((a) => a.approval_reference === reference))),
+          finalise,
+          deviceByGuid: devices.byGuid
+        })
+      })
+    ).pipe(Layer.provide(DeviceRecords.makeTestLayer(table.devices)))
+}
+
+/** The tables of `EnrollmentRepo.makeTestLayer`. */
+export interface EnrollmentTable {
+  readonly codes: Array<Types.Mutable<InstallCodeRow>>
+  readonly approvals: Array<Types.Mutable<ApprovalRow>>
+  readonly devices: DeviceIdentityTable
+  /** What finalisation stored of each refresh token it issued. */
+  readonly refreshTokens: Array<{ readonly guid: string; readonly token_hash: string; revoked_at: string | null }>
+}

@@ -10,6 +10,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
@@ -107,4 +108,16 @@ export class Revocations extends Effect.Service<Revocations>()("borealis/Revocat
         sql`DELETE FROM credential_revocations WHERE at < ${beforeSeconds}`.pipe(Effect.asVoid, Effect.orDie)
     } as const
   })
-}) {}
+}) {
+  /** In memory: what is published is announced at once to subscribers; nothing is stored or read back. */
+  static readonly Test: Layer.Layer<Revocations> = Layer.effect(
+    Revocations,
+    Effect.map(PubSub.unbounded<Revocation>(), (hub) =>
+      Revocations.make({
+        publish: (revocation) => Effect.asVoid(PubSub.publish(hub, revocation)),
+        subscribe: PubSub.subscribe(hub),
+        feed: Effect.never,
+        prune: () => Effect.void
+      }))
+  )
+}
