@@ -5,6 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
+import { AssignSiteRequest, CreateSiteRequest, DeleteSitesRequest, RenameSiteRequest } from "../../services/sites/requests.ts"
 import { access, RequireAdmin, RequireOperator } from "./security.ts"
 
 export const SiteSummary = Schema.Struct({
@@ -29,7 +30,7 @@ export class SitesApi extends HttpApiGroup.make("sites")
   )
   .add(
     HttpApiEndpoint.post("create", "/api/sites")
-      .setPayload(Schema.Struct({ name: Schema.String, description: Schema.optional(Schema.String) }))
+      .setPayload(CreateSiteRequest)
       .addSuccess(SiteSummary, { status: 201 })
       .addError(Wire.BadRequest)
       .addError(Wire.Conflict)
@@ -38,7 +39,7 @@ export class SitesApi extends HttpApiGroup.make("sites")
   )
   .add(
     HttpApiEndpoint.post("remove", "/api/sites/delete")
-      .setPayload(Schema.Struct({ ids: Schema.Array(Schema.Number) }))
+      .setPayload(DeleteSitesRequest)
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok"), deleted: Schema.Number }))
       .addError(Wire.BadRequest)
       .middleware(RequireAdmin)
@@ -53,7 +54,7 @@ export class SitesApi extends HttpApiGroup.make("sites")
   )
   .add(
     HttpApiEndpoint.post("assign", "/api/sites/assign")
-      .setPayload(Schema.Struct({ site_id: Schema.Number, hostnames: Schema.Array(Schema.String) }))
+      .setPayload(AssignSiteRequest)
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
@@ -62,7 +63,7 @@ export class SitesApi extends HttpApiGroup.make("sites")
   )
   .add(
     HttpApiEndpoint.post("rename", "/api/sites/rename")
-      .setPayload(Schema.Struct({ id: Schema.Number, new_name: Schema.String }))
+      .setPayload(RenameSiteRequest)
       .addSuccess(SiteSummary)
       .addError(Wire.BadRequest)
       .addError(Wire.Conflict)

@@ -1,16 +1,16 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import { AssignSiteRequest, CreateSiteRequest, DeleteSitesRequest, RenameSiteRequest } from "../../services/sites/requests.ts"
 import { Sites } from "../../services/sites/Sites.ts"
-import { pyTruthy } from "../../services/pyValues.ts"
-import { BadRequest } from "../../services/errors.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { operatorJson } from "../body.ts"
+import { operatorPayload } from "../body.ts"
 
-/** `payload.get(key) or []`, then it must be a list. */
-const listField = (value: unknown, error: string) =>
-  !pyTruthy(value) ? Effect.succeed<ReadonlyArray<unknown>>([]) : Array.isArray(value) ? Effect.succeed<ReadonlyArray<unknown>>(value) : Effect.fail(new BadRequest({ error }))
+const createBody = operatorPayload(CreateSiteRequest)
+const removeBody = operatorPayload(DeleteSitesRequest)
+const assignBody = operatorPayload(AssignSiteRequest)
+const renameBody = operatorPayload(RenameSiteRequest)
 
 export const SitesLive = HttpApiBuilder.group(BorealisApi, "sites", (handlers) =>
   Effect.gen(function*() {
@@ -19,14 +19,12 @@ export const SitesLive = HttpApiBuilder.group(BorealisApi, "sites", (handlers) =
       .handle("list", () => Effect.map(sites.list(), (list) => ({ sites: list })))
       .handleRaw("create", () =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
-          const site = yield* sites.create(payload["name"], payload["description"], yield* currentActor)
+          const site = yield* sites.create(yield* createBody, yield* currentActor)
           return HttpServerResponse.unsafeJson(site, { status: 201 })
         }))
       .handleRaw("remove", () =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
-          const ids = yield* listField(payload["ids"], "ids must be a list")
+          const { ids } = yield* removeBody
           const deleted = yield* sites.remove(ids, yield* currentActor)
           return { status: "ok" as const, deleted }
         }))
@@ -40,14 +38,8 @@ export const SitesLive = HttpApiBuilder.group(BorealisApi, "sites", (handlers) =
       })
       .handleRaw("assign", () =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
-          const hostnames = yield* listField(payload["hostnames"], "hostnames must be a list of strings")
-          yield* sites.assign(payload["site_id"], hostnames, yield* currentActor)
+          yield* sites.assign(yield* assignBody, yield* currentActor)
           return { status: "ok" as const }
         }))
-      .handleRaw("rename", () =>
-        Effect.gen(function*() {
-          const payload = yield* operatorJson
-          return yield* sites.rename(payload["id"], payload["new_name"], yield* currentActor)
-        }))
+      .handleRaw("rename", () => Effect.flatMap(renameBody, (body) => Effect.flatMap(currentActor, (actor) => sites.rename(body, actor))))
   }))

@@ -6,8 +6,8 @@ import * as Option from "effect/Option"
 import { Audit } from "../audit/Audit.ts"
 import { BadRequest, Conflict, NotFound } from "../errors.ts"
 import type { Actor } from "../actor.ts"
-import { pyIntOption, pyStrOrEmpty } from "../pyValues.ts"
 import { transactionally } from "../sqlResult.ts"
+import type { AssignSiteRequest, CreateSiteRequest, RenameSiteRequest } from "./requests.ts"
 import { SitesRepo } from "./SitesRepo.ts"
 
 const duplicate = new Conflict({ error: "name already exists" })
@@ -23,10 +23,7 @@ export class Sites extends Effect.Service<Sites>()("borealis/Sites", {
       return yield* repo.list
     })
 
-    const create = Effect.fn("Sites.create")(function*(nameRaw: unknown, descriptionRaw: unknown, actor: Actor) {
-      const name = pyStrOrEmpty(nameRaw).trim()
-      const description = pyStrOrEmpty(descriptionRaw).trim()
-      if (name === "") return yield* new BadRequest({ error: "name is required" })
+    const create = Effect.fn("Sites.create")(function*({ name, description }: CreateSiteRequest, actor: Actor) {
       return yield* transactionally(sql, Effect.gen(function*() {
         const id = yield* repo.insert(name, description)
         if (Option.isNone(id)) return yield* duplicate
@@ -36,9 +33,7 @@ export class Sites extends Effect.Service<Sites>()("borealis/Sites", {
       }))
     })
 
-    /** Ids that are not integers are skipped, as the original does. */
-    const remove = Effect.fn("Sites.remove")(function*(idsRaw: ReadonlyArray<unknown>, actor: Actor) {
-      const ids = [...new Set(idsRaw.flatMap((v) => Option.toArray(pyIntOption(v))))]
+    const remove = Effect.fn("Sites.remove")(function*(ids: ReadonlyArray<number>, actor: Actor) {
       if (ids.length === 0) return 0
       return yield* transactionally(sql, Effect.gen(function*() {
         const deleted = yield* repo.remove(ids)
@@ -47,25 +42,20 @@ export class Sites extends Effect.Service<Sites>()("borealis/Sites", {
       }))
     })
 
-    const rename = Effect.fn("Sites.rename")(function*(idRaw: unknown, newNameRaw: unknown, actor: Actor) {
-      const name = pyStrOrEmpty(newNameRaw).trim()
-      if (name === "") return yield* new BadRequest({ error: "new_name is required" })
-      const id = pyIntOption(idRaw)
-      // The original crashed here (500); an unusable id is the caller's error.
-      if (Option.isNone(id)) return yield* new BadRequest({ error: "invalid id" })
+    const rename = Effect.fn("Sites.rename")(function*({ id, new_name: name }: RenameSiteRequest, actor: Actor) {
       return yield* transactionally(sql, Effect.gen(function*() {
-        const before = yield* repo.get(id.value)
-        const renamed = yield* repo.rename(id.value, name)
+        const before = yield* repo.get(id)
+        const renamed = yield* repo.rename(id, name)
         if (Option.isNone(renamed)) return yield* duplicate
         if (!renamed.value || Option.isNone(before)) return yield* siteNotFound
         yield* audit.record({
           type: "site.renamed",
           actor: actor.username,
           actor_ip: actor.ip,
-          target: String(id.value),
+          target: String(id),
           details: { from: before.value.name, to: name }
         })
-        return yield* Effect.flatMap(repo.get(id.value), Option.match({ onNone: () => siteNotFound, onSome: Effect.succeed }))
+        return yield* Effect.flatMap(repo.get(id), Option.match({ onNone: () => siteNotFound, onSome: Effect.succeed }))
       }))
     })
 
@@ -75,21 +65,16 @@ export class Sites extends Effect.Service<Sites>()("borealis/Sites", {
       return yield* repo.mapping(filter)
     })
 
-    const assign = Effect.fn("Sites.assign")(function*(siteIdRaw: unknown, hostnamesRaw: ReadonlyArray<unknown>, actor: Actor) {
-      const siteId = pyIntOption(siteIdRaw)
-      if (Option.isNone(siteId)) return yield* new BadRequest({ error: "invalid site_id" })
-      const hostnames = [
-        ...new Set(hostnamesRaw.flatMap((h) => (typeof h === "string" && h.trim() !== "" ? [h.trim()] : [])))
-      ]
+    const assign = Effect.fn("Sites.assign")(function*({ site_id: siteId, hostnames }: AssignSiteRequest, actor: Actor) {
       if (hostnames.length === 0) return yield* new BadRequest({ error: "hostnames must be a list of strings" })
       return yield* transactionally(sql, Effect.gen(function*() {
-        if (!(yield* repo.exists(siteId.value))) return yield* siteNotFound
-        yield* repo.assign(siteId.value, hostnames)
+        if (!(yield* repo.exists(siteId))) return yield* siteNotFound
+        yield* repo.assign(siteId, hostnames)
         yield* audit.record({
           type: "site.devices_assigned",
           actor: actor.username,
           actor_ip: actor.ip,
-          target: String(siteId.value),
+          target: String(siteId),
           details: { hostnames }
         })
       }))
