@@ -54,6 +54,12 @@ export const TimestampText = Schema.transform(Schema.Union(Schema.String, Schema
 /** A blob / bytea column (Node's Buffer is a Uint8Array). */
 export const Bytes = Schema.Uint8ArrayFromSelf
 
+/**
+ * A column its reader takes leniently, kept as the driver returns it: SQLite's dynamic typing lets a
+ * column hold another type than it declares (an INTEGER column holding text an older writer left).
+ */
+export const Scalar = Schema.Union(Schema.String, Schema.Number, Schema.BigIntFromSelf, Schema.Boolean)
+
 /** The same column, NULL allowed. */
 export const Nullable = Schema.NullOr
 

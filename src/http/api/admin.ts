@@ -4,6 +4,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
+import { ApproveRequest, CreateInstallCodeRequest } from "../../services/enrollment/adminRequests.ts"
 import { Wire } from "../../services/errors.ts"
 import { access, RequireAdmin } from "./security.ts"
 import { FirstParam } from "./sites.ts"
@@ -61,10 +62,7 @@ export class AdminApi extends HttpApiGroup.make("admin")
   )
   .add(
     HttpApiEndpoint.post("createCode", "/api/admin/enrollment-codes")
-      .setPayload(Schema.Struct({
-        ttl_hours: Schema.optional(Schema.Literal(1, 3, 6, 12, 24)),
-        max_uses: Schema.optional(Schema.Number.annotations({ description: "Clamped to 1..10 (alias allowed_uses), default 2" }))
-      }))
+      .setPayload(CreateInstallCodeRequest)
       .addSuccess(InstallCode, { status: 201 })
       .addError(Wire.BadRequest)
       .addError(Wire.PayloadTooLarge)
@@ -83,10 +81,7 @@ export class AdminApi extends HttpApiGroup.make("admin")
   .add(
     HttpApiEndpoint.post("approve", "/api/admin/device-approvals/:id/approve")
       .setPath(idPath)
-      .setPayload(Schema.Struct({
-        guid: Schema.optional(Schema.String),
-        conflict_resolution: Schema.optional(Schema.Literal("overwrite", "coexist"))
-      }))
+      .setPayload(ApproveRequest)
       .addSuccess(Schema.Struct({ status: Schema.Literal("approved"), conflict_resolution: Schema.optional(Schema.String) }))
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)

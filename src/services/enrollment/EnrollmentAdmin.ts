@@ -3,8 +3,8 @@
 // deny). Approving sets `status = approved`, the effective `guid` and `approved_by_user_id`; the
 // agent's next poll finalises it (Enrollment.ts). spec: auth-enrollment.md §1.6, §2.1, §2.4;
 // config-bootstrap-tests.md §6.10, §6.12
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
@@ -12,13 +12,12 @@ import { Audit } from "../audit/Audit.ts"
 import { normalizeGuid } from "../devices/identity.ts"
 import { BadRequest, Conflict, NotFound } from "../errors.ts"
 import type { Actor } from "../actor.ts"
-import { transactionally } from "../sqlResult.ts"
 import { parseIsoUtc } from "../time.ts"
 import {
+  approvalChoice,
   approvalStatusOf,
   clampMaxUses,
   codeStatus,
-  CONFLICT_RESOLUTIONS,
   type CodeStatus,
   generateInstallCode,
   type InstallCodeRecord,
@@ -35,7 +34,6 @@ export interface AdminClock {
 
 const notFound = new NotFound({ error: "not_found" })
 const notPending = new Conflict({ error: "approval_not_pending" })
-const CANONICAL_GUID = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/
 
 const toCodeRecord = (row: InstallCodeRow, nowMs: number): InstallCodeRecord => {
   const maxUses = Number(row.max_uses ?? 1) || 1
@@ -58,7 +56,6 @@ const toCodeRecord = (row: InstallCodeRow, nowMs: number): InstallCodeRecord => 
 
 const make = (clock: AdminClock) =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const repo = yield* EnrollmentAdminRepo
     const audit = yield* Audit
 
@@ -84,7 +81,7 @@ const make = (clock: AdminClock) =>
       const now = clock.nowMs()
       const expiresAt = new Date(now + ttlHours * 3600_000).toISOString()
       const id = randomUUID()
-      return yield* transactionally(sql, Effect.gen(function*() {
+      return yield* repo.transaction(Effect.gen(function*() {
         const createdBy = actor.username.trim() === "" ? null : yield* actorIdentifier(actor)
         yield* repo.insertCode({ id, code: generateInstallCode(), expires_at: expiresAt, created_by_user_id: createdBy, max_uses: maxUses })
         yield* audit.record({
@@ -105,7 +102,7 @@ const make = (clock: AdminClock) =>
     const deleteCode = Effect.fn("EnrollmentAdmin.deleteCode")(function*(idRaw: string, actor: Actor) {
       const id = idRaw.trim()
       if (id === "") return yield* notFound
-      return yield* transactionally(sql, Effect.gen(function*() {
+      return yield* repo.transaction(Effect.gen(function*() {
         if ((yield* repo.deleteUnusedCode(id)) === 0) return yield* notFound
         yield* audit.record({ type: "enrollment.code_deleted", actor: actor.username, actor_ip: actor.ip, target: id })
       }))
@@ -135,22 +132,15 @@ const make = (clock: AdminClock) =>
      */
     const approve = Effect.fn("EnrollmentAdmin.approve")(function*(
       idRaw: string,
-      input: { readonly guid?: unknown; readonly conflictResolution?: string | undefined },
+      input: { readonly guid?: string | undefined; readonly conflictResolution?: string | undefined },
       actor: Actor
     ) {
-      const requested = (input.conflictResolution ?? "").trim().toLowerCase()
-      if (requested !== "" && !CONFLICT_RESOLUTIONS.includes(requested)) {
-        return yield* new BadRequest({ error: "invalid_conflict_resolution" })
-      }
-      let guid: string | null = null
-      if (input.guid !== undefined && input.guid !== null && input.guid !== "") {
-        const normalised = typeof input.guid === "string" ? normalizeGuid(input.guid) : ""
-        if (!CANONICAL_GUID.test(normalised)) return yield* new BadRequest({ error: "invalid_guid" })
-        guid = normalised
-      }
-      return yield* transactionally(sql, Effect.gen(function*() {
+      const choice = approvalChoice(input.conflictResolution, input.guid)
+      if (Either.isLeft(choice)) return yield* new BadRequest({ error: choice.left })
+      const { guid } = choice.right
+      return yield* repo.transaction(Effect.gen(function*() {
         const { id, record, conflict } = yield* loadPending(idRaw)
-        let resolution: string | null = requested === "" ? null : requested
+        let resolution = choice.right.resolution
         let effectiveGuid = guid ?? record.guid
         if (Option.isSome(conflict)) {
           const existing = conflict.value.guid
@@ -183,7 +173,7 @@ const make = (clock: AdminClock) =>
     })
 
     const deny = Effect.fn("EnrollmentAdmin.deny")(function*(idRaw: string, actor: Actor) {
-      return yield* transactionally(sql, Effect.gen(function*() {
+      return yield* repo.transaction(Effect.gen(function*() {
         const { id, record } = yield* loadPending(idRaw)
         const changed = yield* repo.decide(id, {
           status: "denied",

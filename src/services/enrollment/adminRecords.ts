@@ -1,9 +1,9 @@
 // Pure rules of enrollment administration: install-code format, TTL and use limits, computed code
 // status, and the JSON shapes the original's admin API returns (D-ADM `to_dict`).
 // spec: auth-enrollment.md §1.6, §2.1; config-bootstrap-tests.md §5b (D-ADM), §6.12
-import * as Option from "effect/Option"
+import * as Either from "effect/Either"
 import { randomBytes } from "node:crypto"
-import { pyIntOption, pyTruthy } from "../pyValues.ts"
+import { normalizeGuid } from "../devices/identity.ts"
 import { parseIsoUtc } from "../time.ts"
 
 export const VALID_TTL_HOURS: ReadonlyArray<number> = [1, 3, 6, 12, 24]
@@ -15,20 +15,6 @@ export const MAX_USES_LIMIT = 10
 export const generateInstallCode = (): string => {
   const hex = randomBytes(16).toString("hex").toUpperCase()
   return (hex.match(/.{4}/g) ?? []).join("-")
-}
-
-export const INSTALL_CODE_SHAPE = /^[0-9A-F]{4}(-[0-9A-F]{4}){7}$/
-
-/** `ttl_hours` (alias `ttl`, default 1); `int()` of anything else unparseable also means 1. */
-export const ttlFromPayload = (ttlHours: unknown, ttl: unknown): number => {
-  const raw = ttlHours === undefined || ttlHours === null ? (pyTruthy(ttl) ? ttl : DEFAULT_TTL_HOURS) : ttlHours
-  return Option.getOrElse(pyIntOption(raw), () => DEFAULT_TTL_HOURS)
-}
-
-/** `max_uses` (alias `allowed_uses`, default 2), clamped to 1..10; unparseable means 2. */
-export const maxUsesFromPayload = (maxUses: unknown, allowedUses: unknown): number => {
-  const raw = maxUses === undefined || maxUses === null ? (allowedUses === undefined ? DEFAULT_MAX_USES : allowedUses) : maxUses
-  return clampMaxUses(Option.getOrElse(pyIntOption(raw), () => DEFAULT_MAX_USES))
 }
 
 export const clampMaxUses = (n: number): number => Math.min(MAX_USES_LIMIT, Math.max(1, Math.trunc(n)))
@@ -68,9 +54,31 @@ export interface InstallCodeRecord {
   readonly status: CodeStatus
 }
 
-export type ConflictResolution = "overwrite" | "coexist" | "auto_merge_fingerprint"
+const CONFLICT_RESOLUTIONS: ReadonlyArray<string> = ["overwrite", "coexist", "auto_merge_fingerprint"]
+const CANONICAL_GUID = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/
 
-export const CONFLICT_RESOLUTIONS: ReadonlyArray<string> = ["overwrite", "coexist", "auto_merge_fingerprint"]
+/** What an operator asks for when approving, once checked: a conflict resolution, a GUID to bind. */
+export interface ApprovalChoice {
+  readonly resolution: string | null
+  readonly guid: string | null
+}
+
+/**
+ * The resolution (any casing; empty is none), then the GUID (empty is none; `{…}`, any casing, and
+ * stray characters are normalised, the result must be a canonical GUID), checked in this order.
+ * `guid: null` is a GUID that was sent but is not a string.
+ */
+export const approvalChoice = (
+  conflictResolution: string | undefined,
+  guid: string | null | undefined
+): Either.Either<ApprovalChoice, "invalid_conflict_resolution" | "invalid_guid"> => {
+  const requested = (conflictResolution ?? "").trim().toLowerCase()
+  if (requested !== "" && !CONFLICT_RESOLUTIONS.includes(requested)) return Either.left("invalid_conflict_resolution")
+  if (guid === undefined || guid === "") return Either.right({ resolution: requested === "" ? null : requested, guid: null })
+  const normalised = guid === null ? "" : normalizeGuid(guid)
+  if (!CANONICAL_GUID.test(normalised)) return Either.left("invalid_guid")
+  return Either.right({ resolution: requested === "" ? null : requested, guid: normalised })
+}
 
 export interface HostnameConflict {
   readonly guid: string | null

@@ -6,9 +6,17 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { codeStatus, generateInstallCode, maxUsesFromPayload, pythonIso, ttlFromPayload } from "../../../src/services/enrollment/adminRecords.ts"
+import * as Either from "effect/Either"
+import { codeStatus, generateInstallCode, pythonIso } from "../../../src/services/enrollment/adminRecords.ts"
+import { CreateInstallCodeRequest } from "../../../src/services/enrollment/adminRequests.ts"
+import { lenientDecoder } from "../../../src/services/lenientSchema.ts"
 import { EnrollmentAdmin } from "../../../src/services/enrollment/EnrollmentAdmin.ts"
 import { operatorServices } from "../../support/operatorServices.ts"
+
+// The TTL and max-uses readings are the install-code body's schema now.
+const decodeCreateCode = lenientDecoder(CreateInstallCodeRequest)
+const ttlFromPayload = (ttl_hours: unknown, ttl: unknown) => Either.getOrThrow(decodeCreateCode({ ttl_hours, ttl })).ttl_hours
+const maxUsesFromPayload = (max_uses: unknown, allowed_uses: unknown) => Either.getOrThrow(decodeCreateCode({ max_uses, allowed_uses })).max_uses
 
 const NOW = Date.UTC(2024, 0, 1)
 const fixed = (root?: string) => EnrollmentAdmin.withClock({ nowMs: () => NOW }).pipe(Layer.provideMerge(operatorServices(root)))
