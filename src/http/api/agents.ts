@@ -5,6 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
+import { ProvisionRequest } from "../../services/realtime/directoryRequests.ts"
 import { access, RequireAdmin, RequireOperator } from "./security.ts"
 
 const AgentEntry = Schema.Struct({
@@ -30,7 +31,7 @@ export class AgentsApi extends HttpApiGroup.make("agents")
   )
   .add(
     HttpApiEndpoint.post("provision", "/api/agent/provision")
-      .setPayload(Schema.Struct({ agent_id: Schema.String, roles: Schema.Array(Schema.Unknown) }))
+      .setPayload(ProvisionRequest)
       .addSuccess(Schema.Struct({ status: Schema.Literal("provisioned"), roles: Schema.Array(Schema.Unknown) }))
       .addError(Wire.BadRequest)
       .addError(Wire.PayloadTooLarge)

@@ -4,6 +4,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
+import { DescriptionRequest, ReasonRequest } from "../../services/devices/requests.ts"
 import { Wire } from "../../services/errors.ts"
 import { access, RequireAdmin, RequireOperator, RequireUser } from "./security.ts"
 
@@ -36,7 +37,6 @@ const ActivityEntry = Schema.Struct({
 const StatusOk = Schema.Struct({ status: Schema.Literal("ok") })
 
 const guidPath = Schema.Struct({ guid: Schema.String })
-const Reason = Schema.Struct({ reason: Schema.String.annotations({ description: "Why (required; kept in the audit trail, at most 500 characters)" }) })
 const ControlAnswer = Schema.Struct({
   status: Schema.Literal("revoked", "quarantined", "active", "deleted"),
   guid: Schema.String,
@@ -45,7 +45,7 @@ const ControlAnswer = Schema.Struct({
 const control = <const Name extends string, const Path extends `/${string}`>(name: Name, path: Path, description: string) =>
   HttpApiEndpoint.post(name, path)
     .setPath(guidPath)
-    .setPayload(Reason)
+    .setPayload(ReasonRequest)
     .addSuccess(ControlAnswer)
     .addError(Wire.BadRequest)
     .addError(Wire.NotFound)
@@ -80,7 +80,7 @@ export class DevicesApi extends HttpApiGroup.make("devices")
   .add(
     HttpApiEndpoint.post("description", "/api/device/description/:hostname")
       .setPath(hostname)
-      .setPayload(Schema.Struct({ description: Schema.String }))
+      .setPayload(DescriptionRequest)
       .addSuccess(StatusOk)
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)

@@ -3,10 +3,13 @@ import * as Effect from "effect/Effect"
 import { DeviceActivity } from "../../services/devices/DeviceActivity.ts"
 import { DeviceControl } from "../../services/devices/DeviceControl.ts"
 import { DeviceDirectory } from "../../services/devices/DeviceDirectory.ts"
-import { pyStrOrEmpty } from "../../services/pyValues.ts"
+import { DescriptionRequest, ReasonRequest } from "../../services/devices/requests.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
-import { operatorJson } from "../body.ts"
+import { operatorPayload } from "../body.ts"
+
+const descriptionBody = operatorPayload(DescriptionRequest)
+const reasonBody = operatorPayload(ReasonRequest)
 
 export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handlers) =>
   Effect.gen(function*() {
@@ -15,8 +18,8 @@ export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handler
     const control = yield* DeviceControl
     const withReason = (act: typeof control.revoke) => ({ path }: { readonly path: { readonly guid: string } }) =>
       Effect.gen(function*() {
-        const payload = yield* operatorJson
-        return yield* act(path.guid, payload["reason"], yield* currentActor)
+        const { reason } = yield* reasonBody
+        return yield* act(path.guid, reason, yield* currentActor)
       })
     return handlers
       .handle("list", () => Effect.map(directory.list(), (devices) => ({ devices })))
@@ -24,8 +27,8 @@ export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handler
       .handle("details", ({ path }) => directory.details(path.hostname))
       .handleRaw("description", ({ path }) =>
         Effect.gen(function*() {
-          const payload = yield* operatorJson
-          yield* directory.setDescription(path.hostname, pyStrOrEmpty(payload["description"]), yield* currentActor)
+          const { description } = yield* descriptionBody
+          yield* directory.setDescription(path.hostname, description, yield* currentActor)
           return { status: "ok" as const }
         }))
       .handle("activity", ({ path }) => Effect.map(activity.history(path.hostname), (history) => ({ history })))

@@ -29,8 +29,9 @@ export interface DeviceControlAnswer {
   readonly hostname: string
 }
 
-const reasonOf = (raw: unknown): Effect.Effect<string, BadRequest> => {
-  const reason = typeof raw === "string" ? raw.trim() : ""
+/** Every change says why (the operator CLI and `DELETE ?reason=` pass it as typed). */
+const reasonOf = (raw: string): Effect.Effect<string, BadRequest> => {
+  const reason = raw.trim()
   return reason === "" ? Effect.fail(new BadRequest({ error: "reason is required" })) : Effect.succeed(capText(reason, MAX_REASON_CHARS))
 }
 
@@ -54,7 +55,7 @@ export class DeviceControl extends Effect.Service<DeviceControl>()("borealis/Dev
     const setStatus = (storedGuid: string, status: DeviceStatus) =>
       sql`UPDATE devices SET status = ${status} WHERE guid = ${storedGuid}`.pipe(Effect.asVoid)
 
-    const revoke = Effect.fn("DeviceControl.revoke")(function*(guid: string, rawReason: unknown, actor: Actor) {
+    const revoke = Effect.fn("DeviceControl.revoke")(function*(guid: string, rawReason: string, actor: Actor) {
       const reason = yield* reasonOf(rawReason)
       const device = yield* find(guid)
       yield* atomically(Effect.gen(function*() {
@@ -73,7 +74,7 @@ export class DeviceControl extends Effect.Service<DeviceControl>()("borealis/Dev
       return { status: "revoked", guid: device.guid, hostname: device.hostname } satisfies DeviceControlAnswer as DeviceControlAnswer
     })
 
-    const quarantine = Effect.fn("DeviceControl.quarantine")(function*(guid: string, rawReason: unknown, actor: Actor) {
+    const quarantine = Effect.fn("DeviceControl.quarantine")(function*(guid: string, rawReason: string, actor: Actor) {
       const reason = yield* reasonOf(rawReason)
       const device = yield* find(guid)
       yield* atomically(Effect.gen(function*() {
@@ -90,7 +91,7 @@ export class DeviceControl extends Effect.Service<DeviceControl>()("borealis/Dev
       return { status: "quarantined", guid: device.guid, hostname: device.hostname } satisfies DeviceControlAnswer as DeviceControlAnswer
     })
 
-    const restore = Effect.fn("DeviceControl.restore")(function*(guid: string, rawReason: unknown, actor: Actor) {
+    const restore = Effect.fn("DeviceControl.restore")(function*(guid: string, rawReason: string, actor: Actor) {
       const reason = yield* reasonOf(rawReason)
       const device = yield* find(guid)
       yield* atomically(Effect.gen(function*() {
@@ -106,7 +107,7 @@ export class DeviceControl extends Effect.Service<DeviceControl>()("borealis/Dev
       return { status: "active", guid: device.guid, hostname: device.hostname } satisfies DeviceControlAnswer as DeviceControlAnswer
     })
 
-    const remove = Effect.fn("DeviceControl.delete")(function*(guid: string, rawReason: unknown, actor: Actor) {
+    const remove = Effect.fn("DeviceControl.delete")(function*(guid: string, rawReason: string, actor: Actor) {
       const reason = yield* reasonOf(rawReason)
       const device = yield* find(guid)
       const required = device.tokenVersion + 1
