@@ -2,11 +2,13 @@
 // DELETE) and logged. Callers inside a `sql.withTransaction` get the row in the same transaction, so
 // an action and its audit record commit or roll back together.
 import * as SqlClient from "@effect/sql/SqlClient"
-import { changes } from "../sqlResult.ts"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
+import * as Row from "../../layers/sqlRows.ts"
+import { changes } from "../sqlResult.ts"
 import { AuditEvent, type AuditEventInput, type AuditRecord, redactForLog } from "./events.ts"
 
 export interface AuditQuery {
@@ -22,6 +24,16 @@ export interface AuditQuery {
   readonly offset: number
 }
 
+const QueryRequest = Schema.Struct({
+  type: Schema.optional(Schema.String),
+  actor: Schema.optional(Schema.String),
+  target: Schema.optional(Schema.String),
+  since: Schema.optional(Schema.Number),
+  until: Schema.optional(Schema.Number),
+  limit: Schema.Number,
+  offset: Schema.Number
+})
+
 export interface AuditPage {
   readonly events: ReadonlyArray<AuditRecord>
   readonly total: number
@@ -29,16 +41,16 @@ export interface AuditPage {
 
 const decodeEvent = Schema.decodeUnknown(AuditEvent)
 
-interface Row {
-  readonly id: number
-  readonly ts: number
-  readonly type: string
-  readonly actor: string | null
-  readonly actor_ip: string | null
-  readonly target: string | null
-  readonly outcome: string
-  readonly details_json: string | null
-}
+const AuditRow = Schema.Struct({
+  id: Row.Num,
+  ts: Row.Num,
+  type: Row.Text,
+  actor: Row.Nullable(Row.Text),
+  actor_ip: Row.Nullable(Row.Text),
+  target: Row.Nullable(Row.Text),
+  outcome: Row.Text,
+  details_json: Row.Nullable(Row.Text)
+})
 
 const parseDetails = (raw: string | null): unknown => {
   if (raw === null || raw === "") return {}
@@ -49,7 +61,7 @@ const parseDetails = (raw: string | null): unknown => {
   }
 }
 
-const toRecord = (row: Row): AuditRecord => ({
+const toRecord = (row: typeof AuditRow.Type): AuditRecord => ({
   id: row.id,
   ts: row.ts,
   ts_iso: new Date(row.ts * 1000).toISOString(),
@@ -102,7 +114,7 @@ export class Audit extends Effect.Service<Audit>()("borealis/Audit", {
       yield* logEvent(event)
     })
 
-    const query = Effect.fn("Audit.query")(function*(q: AuditQuery) {
+    const where = (q: AuditQuery) => {
       const conditions = []
       if (q.type !== undefined) {
         const f = typeFilter(q.type)
@@ -112,11 +124,25 @@ export class Audit extends Effect.Service<Audit>()("borealis/Audit", {
       if (q.target !== undefined) conditions.push(sql`target = ${q.target}`)
       if (q.since !== undefined) conditions.push(sql`ts >= ${q.since}`)
       if (q.until !== undefined) conditions.push(sql`ts <= ${q.until}`)
-      const where = sql.and(conditions)
-      const total = yield* sql<{ n: number }>`SELECT count(*) AS n FROM audit_events WHERE ${where}`
-      const rows = yield* sql<Row>`SELECT id, ts, type, actor, actor_ip, target, outcome, details_json
-        FROM audit_events WHERE ${where} ORDER BY id DESC LIMIT ${q.limit} OFFSET ${q.offset}`
-      return { events: rows.map(toRecord), total: total[0]?.n ?? 0 } satisfies AuditPage
+      return sql.and(conditions)
+    }
+    const total = SqlSchema.single({
+      Request: QueryRequest,
+      Result: Row.CountRow,
+      execute: (q) => sql`SELECT count(*) AS n FROM audit_events WHERE ${where(q)}`
+    })
+    const page = SqlSchema.findAll({
+      Request: QueryRequest,
+      Result: AuditRow,
+      execute: (q) =>
+        sql`SELECT id, ts, type, actor, actor_ip, target, outcome, details_json
+        FROM audit_events WHERE ${where(q)} ORDER BY id DESC LIMIT ${q.limit} OFFSET ${q.offset}`
+    })
+
+    const query = Effect.fn("Audit.query")(function*(q: AuditQuery) {
+      const counted = yield* total(q)
+      const rows = yield* page(q)
+      return { events: rows.map(toRecord), total: counted.n } satisfies AuditPage
     }, Effect.orDie)
 
     /**

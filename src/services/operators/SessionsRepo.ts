@@ -2,9 +2,12 @@
 // of the database does not hand out live sessions. Operator tokens are bound to a session (they name
 // its hash), so ending the session ends its token too.
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { createHash, randomBytes } from "node:crypto"
+import * as Row from "../../layers/sqlRows.ts"
 import { changes } from "../sqlResult.ts"
 
 /** A session lives at most this long … */
@@ -24,15 +27,15 @@ export interface StoredSession {
   readonly lastSeenAt: number
 }
 
-interface Row {
-  readonly id_hash: string
-  readonly user_id: number
-  readonly username: string
-  readonly auth_epoch: number
-  readonly created_at: number
-  readonly expires_at: number
-  readonly last_seen_at: number | null
-}
+const SessionRow = Schema.Struct({
+  id_hash: Row.Text,
+  user_id: Row.Num,
+  username: Row.Text,
+  auth_epoch: Row.Num,
+  created_at: Row.Num,
+  expires_at: Row.Num,
+  last_seen_at: Row.Nullable(Row.Num)
+})
 
 export const hashSessionId = (value: string): string => createHash("sha256").update(value, "utf8").digest("hex")
 
@@ -70,15 +73,22 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("borealis/Sessi
         return { value, idHash, expiresAt }
       }).pipe(Effect.orDie)
 
+    // Every authenticated operator request reads its session.
+    const sessionRow = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: SessionRow,
+      execute: (idHash) => sql`SELECT id_hash, user_id, username, auth_epoch, created_at, expires_at, last_seen_at
+          FROM operator_sessions WHERE id_hash = ${idHash}`
+    })
+
     /** The live session with this hash (expired and idle ones are not); a use refreshes its idle clock. */
     const findByHash = (idHash: string) =>
       Effect.gen(function*() {
         if (!SESSION_HASH_SHAPE.test(idHash)) return Option.none<StoredSession>()
         const ts = now()
-        const rows = yield* sql<Row>`SELECT id_hash, user_id, username, auth_epoch, created_at, expires_at, last_seen_at
-          FROM operator_sessions WHERE id_hash = ${idHash}`
-        const row = rows[0]
-        if (row === undefined) return Option.none<StoredSession>()
+        const found = yield* sessionRow(idHash)
+        if (Option.isNone(found)) return Option.none<StoredSession>()
+        const row = found.value
         const lastSeen = row.last_seen_at ?? row.created_at
         if (row.expires_at <= ts || lastSeen <= ts - SESSION_IDLE_SECONDS) return Option.none<StoredSession>()
         if (ts - lastSeen >= TOUCH_EVERY_SECONDS) {

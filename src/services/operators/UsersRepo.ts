@@ -1,9 +1,12 @@
 // SQL for the `users` table. Usernames are matched case-insensitively, as the original does.
 // spec: config-bootstrap-tests.md §4.3 (users), §6.13
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
+import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Statement from "@effect/sql/Statement"
+import * as Schema from "effect/Schema"
+import * as Row from "../../layers/sqlRows.ts"
 import { changes, run } from "../sqlResult.ts"
 
 export interface OperatorAccount {
@@ -26,36 +29,36 @@ export interface OperatorAccount {
   readonly auth_epoch: number
 }
 
-interface Row {
-  readonly id: number
-  readonly username: string
-  readonly display_name: string | null
-  readonly password_sha512: string | null
-  readonly role: string | null
-  readonly last_login: number | null
-  readonly created_at: number | null
-  readonly updated_at: number | null
-  readonly mfa_enabled: number | null
-  readonly mfa_secret: string | null
-  readonly auth_epoch: number | null
-  readonly password_hash: string | null
-  readonly password_is_default: number | null
-}
+const UserRow = Schema.Struct({
+  id: Row.Num,
+  username: Row.Text,
+  display_name: Row.Nullable(Row.Text),
+  password_sha512: Row.Nullable(Row.Text),
+  role: Row.Nullable(Row.Text),
+  last_login: Row.Nullable(Row.Num),
+  created_at: Row.Nullable(Row.Num),
+  updated_at: Row.Nullable(Row.Num),
+  mfa_enabled: Row.Nullable(Row.Bool),
+  mfa_secret: Row.Nullable(Row.Text),
+  auth_epoch: Row.Nullable(Row.Num),
+  password_hash: Row.Nullable(Row.Text),
+  password_is_default: Row.Nullable(Row.Bool)
+})
 
-const toAccount = (r: Row): OperatorAccount => ({
+const toAccount = (r: typeof UserRow.Type): OperatorAccount => ({
   id: r.id,
   username: r.username,
   display_name: r.display_name || r.username,
   legacy_sha512: (r.password_sha512 ?? "").trim().toLowerCase(),
   password_hash: r.password_hash === null || r.password_hash === "" ? null : r.password_hash,
-  password_is_default: Boolean(r.password_is_default),
+  password_is_default: r.password_is_default ?? false,
   role: r.role || "User",
-  last_login: Number(r.last_login ?? 0) || 0,
-  created_at: Number(r.created_at ?? 0) || 0,
-  updated_at: Number(r.updated_at ?? 0) || 0,
-  mfa_enabled: Boolean(r.mfa_enabled),
+  last_login: r.last_login || 0,
+  created_at: r.created_at || 0,
+  updated_at: r.updated_at || 0,
+  mfa_enabled: r.mfa_enabled ?? false,
   mfa_secret: r.mfa_secret === null || r.mfa_secret === "" ? null : r.mfa_secret,
-  auth_epoch: Number(r.auth_epoch ?? 0) || 0
+  auth_epoch: r.auth_epoch || 0
 })
 
 const COLUMNS =
@@ -67,32 +70,33 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
     const sql = yield* SqlClient.SqlClient
     const now = () => Math.floor(Date.now() / 1000)
 
-    const findByUsername = (username: string) =>
-      sql.unsafe<Row>(`SELECT ${COLUMNS} FROM users WHERE LOWER(username) = LOWER(?) ORDER BY id LIMIT 1`, [username]).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toAccount)),
-        Effect.orDie
-      )
+    const byUsername = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: UserRow,
+      execute: (username) => sql.unsafe(`SELECT ${COLUMNS} FROM users WHERE LOWER(username) = LOWER(?) ORDER BY id LIMIT 1`, [username])
+    })
+    const findByUsername = (username: string) => byUsername(username).pipe(Effect.map(Option.map(toAccount)), Effect.orDie)
 
-    const findById = (id: number) =>
-      sql.unsafe<Row>(`SELECT ${COLUMNS} FROM users WHERE id = ?`, [id]).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toAccount)),
-        Effect.orDie
-      )
+    // Every authenticated operator request reads its account by id.
+    const byId = SqlSchema.findOne({ Request: Schema.Number, Result: UserRow, execute: (id) => sql.unsafe(`SELECT ${COLUMNS} FROM users WHERE id = ?`, [id]) })
+    const findById = (id: number) => byId(id).pipe(Effect.map(Option.map(toAccount)), Effect.orDie)
 
-    const list = sql.unsafe<Row>(`SELECT ${COLUMNS} FROM users ORDER BY LOWER(username) ASC`).pipe(
-      Effect.map((rows) => rows.map(toAccount)),
-      Effect.orDie
-    )
+    const all = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: UserRow,
+      execute: () => sql.unsafe(`SELECT ${COLUMNS} FROM users ORDER BY LOWER(username) ASC`)
+    })
+    const list = all(undefined).pipe(Effect.map((rows) => rows.map(toAccount)), Effect.orDie)
 
-    const count = sql<{ n: number }>`SELECT count(*) AS n FROM users`.pipe(
-      Effect.map((rows) => rows[0]?.n ?? 0),
-      Effect.orDie
-    )
+    const countAll = SqlSchema.single({ Request: Schema.Void, Result: Row.CountRow, execute: () => sql`SELECT count(*) AS n FROM users` })
+    const count = countAll(undefined).pipe(Effect.map((r) => r.n), Effect.orDie)
 
-    const countAdmins = sql<{ n: number }>`SELECT count(*) AS n FROM users WHERE LOWER(role) = 'admin'`.pipe(
-      Effect.map((rows) => rows[0]?.n ?? 0),
-      Effect.orDie
-    )
+    const countAdminRows = SqlSchema.single({
+      Request: Schema.Void,
+      Result: Row.CountRow,
+      execute: () => sql`SELECT count(*) AS n FROM users WHERE LOWER(role) = 'admin'`
+    })
+    const countAdmins = countAdminRows(undefined).pipe(Effect.map((r) => r.n), Effect.orDie)
 
     const insert = (input: {
       readonly username: string
@@ -124,10 +128,14 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
       changed(sql`UPDATE users SET password_sha512 = '', password_hash = ${hash}, password_is_default = ${isDefault ? 1 : 0} WHERE id = ${id}`)
 
     /** Accounts whose password is still an unsalted SHA-512, or whose TOTP seed is not sealed yet. */
-    const needingUpgrade = sql.unsafe<Row>(
-      `SELECT ${COLUMNS} FROM users WHERE (password_hash IS NULL OR password_hash = '')
-         OR (mfa_secret IS NOT NULL AND mfa_secret != '' AND mfa_secret NOT LIKE 'v1:%')`
-    ).pipe(Effect.map((rows) => rows.map(toAccount)), Effect.orDie)
+    const upgradeRows = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: UserRow,
+      execute: () =>
+        sql.unsafe(`SELECT ${COLUMNS} FROM users WHERE (password_hash IS NULL OR password_hash = '')
+         OR (mfa_secret IS NOT NULL AND mfa_secret != '' AND mfa_secret NOT LIKE 'v1:%')`)
+    })
+    const needingUpgrade = upgradeRows(undefined).pipe(Effect.map((rows) => rows.map(toAccount)), Effect.orDie)
 
     const setRole = (id: number, role: string) => changed(sql`UPDATE users SET role = ${role}, updated_at = ${now()} WHERE id = ${id}`)
 

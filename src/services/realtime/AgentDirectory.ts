@@ -1,11 +1,15 @@
 // GET /api/agents: agent-type device rows merged with the live registry, keyed by agent_id, script
 // helpers hidden; provisioning and removal of registry records. spec: realtime-jobs.md §2.2, §3.2, §3.6
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import { BadRequest, NotFound } from "../errors.ts"
+import * as Schema from "effect/Schema"
+import * as Row from "../../layers/sqlRows.ts"
+import { NotFound } from "../errors.ts"
 import { hiddenFromAgentList, ONLINE_WINDOW_SECONDS } from "./agentRules.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
+import type { ProvisionRequest } from "./directoryRequests.ts"
 import { RealtimeOutbox } from "./RealtimeOutbox.ts"
 
 export interface AgentListEntry {
@@ -21,14 +25,15 @@ export interface AgentListEntry {
   readonly agent_guid: string
 }
 
-interface DeviceRow {
-  readonly guid: string
-  readonly hostname: string | null
-  readonly agent_id: string | null
-  readonly operating_system: string | null
-  readonly last_seen: number | null
-  readonly agent_hash: string | null
-}
+const DeviceRow = Schema.Struct({
+  guid: Row.Nullable(Row.Text),
+  hostname: Row.Nullable(Row.Text),
+  agent_id: Row.Nullable(Row.Text),
+  operating_system: Row.Nullable(Row.Text),
+  // Read leniently, as the original does (`int(last_seen or 0)`).
+  last_seen: Row.Nullable(Row.Scalar),
+  agent_hash: Row.Nullable(Row.Text)
+})
 
 export class AgentDirectory extends Effect.Service<AgentDirectory>()("borealis/AgentDirectory", {
   effect: Effect.gen(function*() {
@@ -36,11 +41,17 @@ export class AgentDirectory extends Effect.Service<AgentDirectory>()("borealis/A
     const registry = yield* AgentRegistry
     const outbox = yield* RealtimeOutbox
 
+    const agentDevices = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: DeviceRow,
+      execute: () => sql`SELECT guid, hostname, agent_id, operating_system, last_seen, agent_hash FROM devices
+        WHERE (connection_type IS NULL OR TRIM(connection_type) = '') AND agent_id IS NOT NULL AND TRIM(agent_id) != ''`
+    })
+
     const list = Effect.gen(function*() {
       const snapshot = yield* registry.snapshot
       const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-      const rows = yield* sql<DeviceRow>`SELECT guid, hostname, agent_id, operating_system, last_seen, agent_hash FROM devices
-        WHERE (connection_type IS NULL OR TRIM(connection_type) = '') AND agent_id IS NOT NULL AND TRIM(agent_id) != ''`.pipe(Effect.orDie)
+      const rows = yield* agentDevices(undefined).pipe(Effect.orDie)
       const agents: Record<string, AgentListEntry> = {}
       for (const row of rows) {
         const agentId = (row.agent_id ?? "").trim()
@@ -82,12 +93,7 @@ export class AgentDirectory extends Effect.Service<AgentDirectory>()("borealis/A
     }).pipe(Effect.withSpan("AgentDirectory.list"))
 
     /** POST /api/agent/provision {agent_id, roles[]}: store the config and push it to that agent only. */
-    const provision = Effect.fn("AgentDirectory.provision")(function*(body: Readonly<Record<string, unknown>>) {
-      const agentId = body["agent_id"]
-      const roles = body["roles"] === undefined ? [] : body["roles"]
-      if (typeof agentId !== "string" || agentId === "" || !Array.isArray(roles)) {
-        return yield* new BadRequest({ error: "Missing agent_id or roles[] in provision payload." })
-      }
+    const provision = Effect.fn("AgentDirectory.provision")(function*({ agent_id: agentId, roles }: ProvisionRequest) {
       yield* registry.setConfig(agentId, { roles })
       yield* outbox.toAgent(agentId, "agent_config", { roles, agent_id: agentId })
       yield* Effect.logInfo("agent-provisioned").pipe(Effect.annotateLogs({ agent_id: agentId, roles: roles.length }))
