@@ -30,16 +30,8 @@ import {
 } from "./registryState.ts"
 import type { AgentHeartbeatPayload, CollectorStatusPayload, ConnectAgentPayload } from "./requests.ts"
 
-export type {
-  AgentConfig,
-  AgentRecord,
-  AgentSnapshotEntry,
-  PresenceChange,
-  RecentDevice,
-  RegistrySnapshot,
-  SocketIdentity,
-  SocketTarget
-} from "./registryState.ts"
+/** Who a socket is (the transports name it; the registry keeps it per socket). */
+export type { SocketIdentity } from "./registryState.ts"
 
 type Command =
   | { readonly _tag: "SocketOpened"; readonly socketId: string; readonly identity: SocketIdentity }
@@ -63,7 +55,7 @@ export interface RegistryOptions {
   readonly mailboxCapacity: number
 }
 
-export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
+const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
   offlineGrace: Duration.seconds(30),
   sweepEvery: Duration.seconds(5),
   mailboxCapacity: 16384

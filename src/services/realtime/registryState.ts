@@ -505,5 +505,3 @@ export const makeRegistryState = (options: { readonly graceSeconds: number }) =>
     takeOutputs
   } as const
 }
-
-export type RegistryState = ReturnType<typeof makeRegistryState>
