@@ -249,7 +249,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("borealis/Scheduler",
         const { occurrenceTs } = due
         const found = yield* repo.getJob(due.row.id)
         // Deleted or disabled since the tick read it: nothing to do.
-        if (Option.isNone(found) || found.value.enabled !== 1) return
+        if (Option.isNone(found) || found.value.enabled !== true) return
         const row = found.value
         const scheduleType = row.schedule_type ?? "immediately"
         const event = (runId: number, target: string, status: string) => ({
