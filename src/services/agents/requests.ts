@@ -14,7 +14,7 @@ import { Lenient, lenientDecoder, lenientStruct, piece } from "../lenientSchema.
 import { isRecord, pyInt, pyTruthy } from "../pyValues.ts"
 
 /** Longest agent-reported text kept per column (OS names, users, addresses, …). */
-export const MAX_FIELD_CHARS = 1024
+const MAX_FIELD_CHARS = 1024
 
 /** `clean_device_str`: a trimmed non-empty string (numbers rendered), capped, else undefined. */
 export const cleanStr = (value: unknown): string | undefined => {
@@ -81,7 +81,7 @@ const objectOrUndefinedOf = <A, I>(struct: Schema.Schema<A, I>, description: str
   )
 }
 
-export const HeartbeatMetrics = lenientStruct({
+const HeartbeatMetrics = lenientStruct({
   hostname: cleanText("used when the report has no top-level hostname"),
   last_user: reportedText(),
   username: reportedText("stands in for a missing last_user"),
@@ -91,7 +91,7 @@ export const HeartbeatMetrics = lenientStruct({
   agent_id: reportedText()
 }, "HeartbeatMetrics")
 
-export const HeartbeatInventory = lenientStruct({
+const HeartbeatInventory = lenientStruct({
   memory: list("stored as sent (JSON), when it is a list"),
   network: list("stored as sent (JSON), when it is a list"),
   software: list("stored as sent (JSON), when it is a list"),
@@ -142,7 +142,7 @@ export const DetailsSummary = lenientStruct({
 }, "DetailsSummary")
 export type DetailsSummary = typeof DetailsSummary.Type
 
-export const DetailsInventory = lenientStruct({
+const DetailsInventory = lenientStruct({
   summary: objectOf(DetailsSummary, "the device's columns; anything but an object reads as {}"),
   memory: list("replaces the stored list when non-empty"),
   network: list("replaces the stored list when non-empty"),
@@ -150,7 +150,6 @@ export const DetailsInventory = lenientStruct({
   storage: list("replaces the stored list when non-empty"),
   cpu: object("merged into the stored CPU document")
 }, "DetailsInventory")
-export type DetailsInventory = typeof DetailsInventory.Type
 
 /** POST /api/agent/details. */
 export const DetailsReport = lenientStruct({

@@ -44,8 +44,6 @@ export interface DeviceAuthRequest {
   readonly dpop?: { readonly proofs: ReadonlyArray<string>; readonly method: string; readonly url: string } | undefined
 }
 
-export type DeviceAuthFailure = Unauthorized | Forbidden | NotFound | RateLimited | BadRequest
-
 const fail401 = (code: string, detail?: string) =>
   new Unauthorized({ error: code, ...(detail === undefined ? {} : { detail }) })
 

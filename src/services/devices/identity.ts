@@ -38,7 +38,7 @@ export const sanitizeServiceContext = (value: unknown): string | undefined => {
   return kept === "" ? undefined : kept
 }
 
-export const DEVICE_STATUSES = ["active", "quarantined", "revoked", "decommissioned"] as const
+const DEVICE_STATUSES = ["active", "quarantined", "revoked", "decommissioned"] as const
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number]
 
 /** Lenient: unknown or empty statuses are `active` (DeviceStatus.from_string). */
@@ -52,7 +52,7 @@ export const deviceStatusAllowsAccess = (status: DeviceStatus): boolean =>
   status === "active" || status === "quarantined"
 
 /** The DNS limit: longer hostnames are refused, not cut (a cut name could collide with another device's). */
-export const MAX_HOSTNAME_LENGTH = 253
+const MAX_HOSTNAME_LENGTH = 253
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
 

@@ -28,8 +28,8 @@ import { Revocations } from "../revocations/Revocations.ts"
 export const IP_LIMIT = { limit: 40, windowSeconds: 60 } as const
 const MAX_REFERENCE_CHARS = 128
 export const FINGERPRINT_LIMIT = { limit: 12, windowSeconds: 60 } as const
-export const REQUEST_POLL_AFTER_MS = 3000
-export const PENDING_POLL_AFTER_MS = 5000
+const REQUEST_POLL_AFTER_MS = 3000
+const PENDING_POLL_AFTER_MS = 5000
 
 export interface EnrollmentRequestInput {
   readonly body: EnrollRequest

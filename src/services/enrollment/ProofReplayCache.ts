@@ -3,7 +3,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 
-export const PROOF_REPLAY_TTL_SECONDS = 300
+const PROOF_REPLAY_TTL_SECONDS = 300
 
 export class ProofReplayCache extends Effect.Service<ProofReplayCache>()("borealis/ProofReplayCache", {
   sync: () => {

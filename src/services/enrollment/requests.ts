@@ -5,7 +5,7 @@ import { hostnameProblem } from "../devices/identity.ts"
 import { checked, Lenient, lenientStruct, piece, read } from "../lenientSchema.ts"
 
 /** Install codes are 39 characters; anything far longer is not one (and is never looked up). */
-export const MAX_CODE_CHARS = 128
+const MAX_CODE_CHARS = 128
 
 export const EnrollRequest = lenientStruct({
   hostname: piece(

@@ -35,7 +35,7 @@ interface Pending {
   set: Record<string, string | number>
 }
 
-export const FLUSH_INTERVAL = Duration.seconds(2)
+const FLUSH_INTERVAL = Duration.seconds(2)
 
 const keyOf = (match: DeviceMatch): string =>
   match._tag === "Guid" ? `g:${match.guid}` : `h:${match.hostname.toLowerCase()}|${match.agentId ?? ""}`

@@ -26,7 +26,8 @@ export const makeSlidingWindow = (name: string, limit: number, windowSeconds: nu
   let checks = 0
   const sweep = (now: number) => {
     for (const [key, times] of hits) {
-      if (times.length === 0 || times[times.length - 1]! <= now - windowMs) hits.delete(key)
+      const newest = times[times.length - 1]
+      if (newest === undefined || newest <= now - windowMs) hits.delete(key)
     }
   }
   return {
@@ -39,10 +40,14 @@ export const makeSlidingWindow = (name: string, limit: number, windowSeconds: nu
           times = []
           hits.set(key, times)
         }
-        while (times.length > 0 && times[0]! <= now - windowMs) times.shift()
-        if (times.length >= limit) {
+        let oldest = times[0]
+        while (oldest !== undefined && oldest <= now - windowMs) {
+          times.shift()
+          oldest = times[0]
+        }
+        if (oldest !== undefined && times.length >= limit) {
           M.rateLimited.inc({ limiter: name })
-          return { allowed: false, retryAfter: Math.max(0, (windowMs - (now - times[0]!)) / 1000) }
+          return { allowed: false, retryAfter: Math.max(0, (windowMs - (now - oldest)) / 1000) }
         }
         times.push(now)
         return { allowed: true, retryAfter: 0 }

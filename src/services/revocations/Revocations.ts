@@ -17,8 +17,8 @@ import * as Schema from "effect/Schema"
 import * as Row from "../../layers/sqlRows.ts"
 import type * as Scope from "effect/Scope"
 
-export type OperatorRevocationReason = "deleted" | "role_changed" | "password_reset" | "mfa_reset"
-export type DeviceRevocationReason = "revoked" | "quarantined" | "deleted" | "rekeyed" | "renamed"
+type OperatorRevocationReason = "deleted" | "role_changed" | "password_reset" | "mfa_reset"
+type DeviceRevocationReason = "revoked" | "quarantined" | "deleted" | "rekeyed" | "renamed"
 
 export type Revocation =
   /** Every session and token of an operator account. */
@@ -29,7 +29,7 @@ export type Revocation =
   | { readonly _tag: "Device"; readonly guid: string; readonly reason: DeviceRevocationReason }
 
 /** How often another process's revocations are looked for. */
-export const REVOCATION_POLL = Duration.seconds(2)
+const REVOCATION_POLL = Duration.seconds(2)
 
 const RevocationRow = Schema.Struct({ id: Row.Num, kind: Row.Text, subject: Row.Text, reason: Row.Text })
 const LatestRow = Schema.Struct({ m: Row.Nullable(Row.Num) })

@@ -3,7 +3,6 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import * as jose from "jose"
 import { type AccessTokenKey, KeyMaterial } from "../../layers/keys/KeyMaterial.ts"
 
@@ -16,19 +15,6 @@ export interface AccessTokenInput {
   /** RFC 9449 `cnf.jkt`: set when the token was obtained with a DPoP proof. */
   readonly dpopJkt?: string | undefined
 }
-
-/** The claims every access token carries (plus `cnf` when DPoP-bound). */
-export const AccessTokenClaims = Schema.Struct({
-  sub: Schema.String,
-  guid: Schema.String,
-  ssl_key_fingerprint: Schema.String,
-  token_version: Schema.Number,
-  iat: Schema.Number,
-  nbf: Schema.Number,
-  exp: Schema.Number,
-  cnf: Schema.optional(Schema.Struct({ jkt: Schema.String }))
-})
-export type AccessTokenClaims = typeof AccessTokenClaims.Type
 
 /**
  * Sign an access token: header `{alg:"EdDSA", kid, typ:"JWT"}`, claims `sub "device:<GUID>"`, `guid`,
@@ -54,7 +40,7 @@ export const signAccessToken = (
   return new jose.SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "JWT" }).sign(key.privateKey)
 }
 
-export type AccessTokenRejection = "token_expired" | "invalid_token"
+type AccessTokenRejection = "token_expired" | "invalid_token"
 
 export class AccessTokens extends Effect.Service<AccessTokens>()("borealis/AccessTokens", {
   effect: Effect.gen(function*() {

@@ -10,7 +10,7 @@ import { BadRequest } from "../errors.ts"
 import { DpopReplay } from "./DpopReplay.ts"
 
 /** Asymmetric algorithms accepted for proofs (the original's list). */
-export const DPOP_ALGORITHMS = ["EdDSA", "ES256", "ES384", "ES512"] as const
+const DPOP_ALGORITHMS = ["EdDSA", "ES256", "ES384", "ES512"] as const
 /** Allowed clock skew for `iat`, and how long a `jti` is remembered beyond it. */
 export const DPOP_WINDOW_SECONDS = 300
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
