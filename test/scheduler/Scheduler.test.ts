@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as path from "node:path"
@@ -22,6 +23,7 @@ import { emptyChannelsState, JobChannels, type TestChannelsState } from "../../s
 import { JobResults } from "../../src/services/jobs/JobResults.ts"
 import { JobsCore } from "../../src/app/capabilities.ts"
 import { ScheduledJobs } from "../../src/services/jobs/ScheduledJobs.ts"
+import { JobCreate, JobReport } from "../../src/services/jobs/requests.ts"
 import { KeyMaterial } from "../../src/layers/keys/KeyMaterial.ts"
 import { tempRoot } from "../support/engine.ts"
 import { sql } from "../support/enrollment.ts"
@@ -73,9 +75,13 @@ const world = (options: { readonly online?: ReadonlyArray<string>; readonly env?
     } satisfies World
   })
 
+// Bodies and reports as the edges decode them.
+const jobBody = Schema.decodeUnknownSync(JobCreate)
+const jobReport = Schema.decodeUnknownSync(JobReport)
+
 const createJob = (body: Record<string, unknown>) =>
   Effect.flatMap(ScheduledJobs, (jobs) =>
-    jobs.create({ name: "job", components: [{ type: "script", path: "Scripts/hello.json" }], targets: ["host-a"], ...body }, actor))
+    jobs.create(jobBody({ name: "job", components: [{ type: "script", path: "Scripts/hello.json" }], targets: ["host-a"], ...body }), actor))
 
 const tickAt = (ms: number) =>
   Effect.gen(function*() {
@@ -93,7 +99,7 @@ const runsOf = (w: World, jobId: number) =>
 const sentRuns = (w: World) => Effect.map(Ref.get(w.state), (st) => st.sent.filter((x) => x.event === "quick_job_run").map((x) => x.payload as any))
 
 const reportSuccess = (activityId: number) =>
-  Effect.flatMap(JobResults, (r) => r.report({ _tag: "Device", guid: "GUID-HOST-A", hostname: "host-a" }, { job_id: activityId, status: "Success", stdout: "ok" }, "result"))
+  Effect.flatMap(JobResults, (r) => r.report({ _tag: "Device", guid: "GUID-HOST-A", hostname: "host-a" }, jobReport({ job_id: activityId, status: "Success", stdout: "ok" }), "result"))
 
 describe("occurrence selection", () => {
   it.effect("a slot fires within its 5-minute window, once; the next slot after the occurrence is done", () =>
@@ -264,7 +270,7 @@ describe("several components", () => {
         expect(a.context.scheduled_job_run_id).toBe(b.context.scheduled_job_run_id)
         yield* reportSuccess(a.job_id)
         expect(runsOf(w, job.id).map((r) => r.status)).toEqual(["Running"])
-        yield* Effect.flatMap(JobResults, (r) => r.report({ _tag: "Device", guid: "GUID-HOST-A", hostname: "host-a" }, { job_id: b.job_id, status: "Failed", stderr: "x" }, "result"))
+        yield* Effect.flatMap(JobResults, (r) => r.report({ _tag: "Device", guid: "GUID-HOST-A", hostname: "host-a" }, jobReport({ job_id: b.job_id, status: "Failed", stderr: "x" }), "result"))
         expect(runsOf(w, job.id).map((r) => r.status)).toEqual(["Failed"])
         const completed = (yield* Ref.get(w.state)).operatorEvents.filter((e) => e.event === "job_run_completed")
         expect(completed.map((e) => (e.payload as any).status)).toEqual(["Failed"])

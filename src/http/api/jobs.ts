@@ -1,11 +1,12 @@
 // Scheduled jobs (the legacy UI-compatible contract), ad-hoc script runs and Ansible recap reports.
-// Bodies are read like Flask's `get_json(silent=True)`; the payload schemas document them, the
-// handlers read them leniently. spec: realtime-jobs.md §5.2, §5.3; docs/jobs.md
+// Bodies are read like Flask's `get_json(silent=True)`; the payload schemas (jobs/requests.ts) both
+// document them here and decode them at the edge. spec: realtime-jobs.md §5.2, §5.3; docs/jobs.md
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
+import { AnsibleRecap, JobCreate, JobToggle, JobUpdate, QuickRun } from "../../services/jobs/requests.ts"
 import { access, RequireOperator, RequireUser } from "./security.ts"
 import { FirstParam } from "./sites.ts"
 
@@ -17,19 +18,6 @@ const Job = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotat
     "use_service_account, enabled, created_at, updated_at, timezone, last_run_ts, last_status, latest_occurrence, result_counts, next_run_ts"
 })
 const JobAnswer = Schema.Struct({ job: Job })
-
-const JobBody = Schema.Struct({
-  name: Schema.String,
-  components: Schema.Array(Schema.Unknown),
-  targets: Schema.Array(Schema.String),
-  schedule: Schema.optional(Schema.Struct({ type: Schema.String, start: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Number))) })),
-  duration: Schema.optional(Schema.Struct({ stopAfterEnabled: Schema.optional(Schema.Boolean), expiration: Schema.optional(Schema.String) })),
-  execution_context: Schema.optional(Schema.String),
-  credential_id: Schema.optional(Schema.NullOr(Schema.Number)),
-  use_service_account: Schema.optional(Schema.Boolean),
-  enabled: Schema.optional(Schema.Boolean),
-  timezone: Schema.optional(Schema.NullOr(Schema.String)).annotations({ description: "IANA zone for calendar schedules; default the server's" })
-})
 
 const Run = Schema.Struct({
   id: Schema.Number,
@@ -73,7 +61,7 @@ export class ScheduledJobsApi extends HttpApiGroup.make("scheduledJobs")
   )
   .add(
     HttpApiEndpoint.post("create", "/api/scheduled_jobs")
-      .setPayload(JobBody)
+      .setPayload(JobCreate)
       .addSuccess(JobAnswer)
       .addError(Wire.BadRequest)
       .middleware(RequireUser)
@@ -90,18 +78,19 @@ export class ScheduledJobsApi extends HttpApiGroup.make("scheduledJobs")
   .add(
     HttpApiEndpoint.put("update", "/api/scheduled_jobs/:id")
       .setPath(id)
-      .setPayload(Schema.partial(JobBody).annotations({ description: "Only the fields present change" }))
+      .setPayload(JobUpdate)
       .addSuccess(JobAnswer)
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
       .addError(Wire.Forbidden)
       .middleware(RequireUser)
       .annotate(OpenApi.Override, access("User"))
+      .annotate(OpenApi.Description, "Only the fields present change; the job must exist and be the caller's (or the caller an Admin) before the body is judged.")
   )
   .add(
     HttpApiEndpoint.post("toggle", "/api/scheduled_jobs/:id/toggle")
       .setPath(id)
-      .setPayload(Schema.Struct({ enabled: Schema.optional(Schema.Boolean) }))
+      .setPayload(JobToggle)
       .addSuccess(JobAnswer)
       .addError(Wire.NotFound)
       .addError(Wire.Forbidden)
@@ -162,12 +151,7 @@ const QuickRunResult = Schema.Struct({
 export class ScriptsApi extends HttpApiGroup.make("scripts")
   .add(
     HttpApiEndpoint.post("quickRun", "/api/scripts/quick_run")
-      .setPayload(Schema.Struct({
-        script_path: Schema.String,
-        hostnames: Schema.Array(Schema.String),
-        run_mode: Schema.optional(Schema.String),
-        variable_values: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
-      }))
+      .setPayload(QuickRun)
       .addSuccess(Schema.Struct({ results: Schema.Array(QuickRunResult) }))
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)
@@ -182,13 +166,7 @@ export class ScriptsApi extends HttpApiGroup.make("scripts")
 export class AnsibleApi extends HttpApiGroup.make("ansible")
   .add(
     HttpApiEndpoint.post("recapReport", "/api/ansible/recap/report")
-      .setPayload(Schema.Struct({
-        run_id: Schema.String,
-        hostname: Schema.optional(Schema.String),
-        status: Schema.optional(Schema.String),
-        recap_text: Schema.optional(Schema.String),
-        recap_json: Schema.optional(Schema.Unknown)
-      }))
+      .setPayload(AnsibleRecap)
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
       .addError(Wire.BadRequest)
       .addError(Wire.Forbidden)

@@ -1,31 +1,44 @@
+// Handlers for scheduled jobs, quick runs and Ansible recap reports: bodies decoded once at the edge
+// with the schemas the API declares (jobs/requests.ts), then the service.
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
-import { JobDispatch } from "../../services/jobs/JobDispatch.ts"
 import * as Option from "effect/Option"
 import { DeviceAuth } from "../../services/deviceAuth/DeviceAuth.ts"
+import { JobDispatch } from "../../services/jobs/JobDispatch.ts"
 import { JobResults } from "../../services/jobs/JobResults.ts"
+import { AnsibleRecap, JobCreate, JobToggle, JobUpdate, QuickRun } from "../../services/jobs/requests.ts"
 import { firstParam, ScheduledJobs } from "../../services/jobs/ScheduledJobs.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
+import { agentPayload, beforeAuthentication, operatorPayload } from "../body.ts"
 import { clientIp } from "../clientIp.ts"
-import { beforeAuthentication, jsonObject } from "../body.ts"
-import { operatorJson } from "../body.ts"
+
+const createBody = operatorPayload(JobCreate)
+const updateBody = operatorPayload(JobUpdate)
+// Every body is a toggle (`enabled` by truthiness, absent = enable): no 400 to declare.
+const toggleBody = operatorPayload(JobToggle).pipe(Effect.catchTag("BadRequest", (e) => Effect.die(e)))
+const quickRunBody = operatorPayload(QuickRun)
+// The agent's Ansible role posts plain JSON without credentials: read like the agent routes.
+const recapBody = beforeAuthentication(agentPayload(AnsibleRecap))
 
 export const ScheduledJobsLive = HttpApiBuilder.group(BorealisApi, "scheduledJobs", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* ScheduledJobs
     return handlers
       .handle("list", () => jobs.list())
-      .handleRaw("create", () => Effect.gen(function*() {
-        return yield* jobs.create(yield* operatorJson, yield* currentActor)
-      }))
+      .handleRaw("create", () =>
+        Effect.gen(function*() {
+          return yield* jobs.create(yield* createBody, yield* currentActor)
+        }))
       .handle("get", ({ path }) => jobs.get(path.id))
-      .handleRaw("update", ({ path }) => Effect.gen(function*() {
-        return yield* jobs.update(path.id, yield* operatorJson, yield* currentActor)
-      }))
-      .handleRaw("toggle", ({ path }) => Effect.gen(function*() {
-        return yield* jobs.toggle(path.id, yield* operatorJson, yield* currentActor)
-      }))
+      .handleRaw("update", ({ path }) =>
+        Effect.gen(function*() {
+          return yield* jobs.update(path.id, yield* updateBody, yield* currentActor)
+        }))
+      .handleRaw("toggle", ({ path }) =>
+        Effect.gen(function*() {
+          return yield* jobs.toggle(path.id, yield* toggleBody, yield* currentActor)
+        }))
       .handle("delete", ({ path }) => Effect.flatMap(currentActor, (a) => jobs.delete(path.id, a)))
       .handle("runs", ({ path, urlParams }) => jobs.runs(path.id, firstParam(urlParams.days)))
       .handle("devices", ({ path, urlParams }) => jobs.devices(path.id, firstParam(urlParams.occurrence)))
@@ -35,17 +48,17 @@ export const ScheduledJobsLive = HttpApiBuilder.group(BorealisApi, "scheduledJob
 export const ScriptsLive = HttpApiBuilder.group(BorealisApi, "scripts", (handlers) =>
   Effect.gen(function*() {
     const dispatch = yield* JobDispatch
-    return handlers.handleRaw("quickRun", () => Effect.gen(function*() {
-      return yield* dispatch.quickRun(yield* operatorJson, yield* currentActor)
-    }))
+    return handlers.handleRaw("quickRun", () =>
+      Effect.gen(function*() {
+        return yield* dispatch.quickRun(yield* quickRunBody, yield* currentActor)
+      }))
   }))
 
 export const AnsibleLive = HttpApiBuilder.group(BorealisApi, "ansible", (handlers) =>
   Effect.gen(function*() {
     const results = yield* JobResults
     const deviceAuth = yield* DeviceAuth
-    // The agent's Ansible role posts plain JSON without credentials: read it like the agent routes. A
-    // device token, when one comes along and is valid, names the sender.
+    // A device token, when one comes along and is valid, names the sender.
     return handlers.handleRaw("recapReport", ({ request }) =>
       Effect.gen(function*() {
         const authorization = request.headers["authorization"]
@@ -55,6 +68,6 @@ export const AnsibleLive = HttpApiBuilder.group(BorealisApi, "ansible", (handler
             Effect.map((d) => Option.some(d.guid)),
             Effect.orElseSucceed(() => Option.none<string>())
           )
-        return yield* results.recap(yield* beforeAuthentication(jsonObject), { clientIp: yield* clientIp, deviceGuid: device })
+        return yield* results.recap(yield* recapBody, { clientIp: yield* clientIp, deviceGuid: device })
       }))
   }))

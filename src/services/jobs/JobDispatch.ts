@@ -18,23 +18,20 @@ import {
   fabricateJob,
   type JobDefinition,
   type JobManifest,
-  prepareComponent,
-  runModeOf
+  prepareComponent
 } from "./fabricator.ts"
 import type { SourceText } from "../assemblies/source.ts"
 import { type ActivityChange, JobChannels, noSocketMessage, type RunEvent, targetServiceMode } from "./JobChannels.ts"
 import { JobsRepo } from "./JobsRepo.ts"
 import { ansiblePlaybookRunPayload, activityRecord, quickJobRunPayload, runActivityLink, scheduledRunContext } from "./payloads.ts"
-import { field, isRecord, type JsonRecord, pyTruthy } from "../pyValues.ts"
+import { field, isRecord } from "../pyValues.ts"
+import type { QuickRun } from "./requests.ts"
 import { nowSeconds } from "./time.ts"
 
 export const SIGNER_UNAVAILABLE = "script signer unavailable; cannot dispatch payload"
 export const NOTHING_DISPATCHED = "No runnable activities were dispatched"
 export const CREDENTIAL_REQUIRED = "Credential required for remote execution"
 export const SERVER_ANSIBLE_UNAVAILABLE = "Server-side Ansible runner is not configured"
-export const MISSING_QUICK_RUN_FIELDS = "Missing script_path or hostnames[]"
-/** Hosts one quick run may address (each gets its own activity row and payload). */
-export const MAX_QUICK_RUN_HOSTS = 10_000
 
 const REMOTE_MODES = new Set(["ssh", "winrm"])
 
@@ -68,21 +65,6 @@ const assemblyGuidOf = (components: ReadonlyArray<unknown>, index: number): stri
   const component = components[index]
   const guid = isRecord(component) ? field(component, "assembly_guid") : undefined
   return typeof guid === "string" && guid.trim() !== "" ? guid : undefined
-}
-
-/** Hostnames of a quick run: strings, trimmed, blanks dropped, each once (any case). */
-const quickRunHosts = (value: unknown): ReadonlyArray<string> | undefined => {
-  if (!Array.isArray(value)) return undefined
-  const seen = new Set<string>()
-  const out: Array<string> = []
-  for (const host of value) {
-    if (typeof host !== "string" && typeof host !== "number") return undefined
-    const text = String(host).trim()
-    if (text === "" || seen.has(text.toLowerCase())) continue
-    seen.add(text.toLowerCase())
-    out.push(text)
-  }
-  return out
 }
 
 export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDispatch", {
@@ -224,20 +206,9 @@ export class JobDispatch extends Effect.Service<JobDispatch>()("borealis/JobDisp
      * `POST /api/scripts/quick_run {script_path, hostnames[], run_mode?, variable_values?}`: one
      * activity and one signed `quick_job_run` per host, for a PowerShell script of the library.
      */
-    const quickRun = Effect.fn("JobDispatch.quickRun")(function*(body: JsonRecord, actor: Actor) {
-      const rawPath = field(body, "script_path")
-      const scriptPath = typeof rawPath === "string" ? rawPath.trim() : ""
-      const hostnames = quickRunHosts(pyTruthy(field(body, "hostnames")) ? field(body, "hostnames") : [])
-      if (scriptPath === "" || hostnames === undefined || hostnames.length === 0) {
-        return yield* new BadRequest({ error: MISSING_QUICK_RUN_FIELDS })
-      }
-      if (hostnames.length > MAX_QUICK_RUN_HOSTS) {
-        return yield* new BadRequest({ error: `too many hostnames (at most ${MAX_QUICK_RUN_HOSTS})` })
-      }
-      const modeValue = field(body, "run_mode")
-      const runMode = runModeOf(typeof modeValue === "string" ? modeValue : "")
-      const overrides = field(body, "variable_values")
-      const component = { type: "script", path: scriptPath, ...(isRecord(overrides) ? { variable_values: overrides } : {}) }
+    const quickRun = Effect.fn("JobDispatch.quickRun")(function*(body: QuickRun, actor: Actor) {
+      const { script_path: scriptPath, hostnames, run_mode: runMode, variable_values: overrides } = body
+      const component = { type: "script", path: scriptPath, ...(overrides === undefined ? {} : { variable_values: overrides }) }
       const paths = componentSourcePaths([component])
       const sources = yield* assemblies.readSources(paths)
       const prepared = prepareComponent(component, 0, (p) => sources.get(p))

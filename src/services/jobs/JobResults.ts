@@ -17,17 +17,16 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { isTerminalRunStatus } from "./schedule/nextRun.ts"
 import { capText, hostnameKey } from "../devices/identity.ts"
-import { BadRequest, Conflict, Forbidden, NotFound, RateLimited } from "../errors.ts"
+import { Conflict, Forbidden, NotFound, RateLimited } from "../errors.ts"
 import { M } from "../../layers/metrics.ts"
 import { makeSlidingWindow } from "../ratelimit/SlidingWindow.ts"
 import { JobChannels } from "./JobChannels.ts"
 import { type DispatchedPlaybook, JobsRepo, type RecapReport, type RecapRow } from "./JobsRepo.ts"
-import { field, isRecord, type JsonRecord, pyInt, pyText, pyTruthy } from "../pyValues.ts"
+import type { AnsibleRecap, EchoedContext, JobReport } from "./requests.ts"
 import { nowSeconds } from "./time.ts"
 
 /** Output kept per activity stream; more is cut (with a note) so one report cannot bloat the database. */
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024
-export const RUN_ID_REQUIRED = "run_id is required"
 /** A recap's text and JSON are kept up to this size (more text is cut with a note; larger JSON is dropped). */
 export const MAX_RECAP_CHARS = 256 * 1024
 /** Recap reports per client address per minute (they need no credentials, as the agent's role sends them). */
@@ -44,7 +43,8 @@ export interface RecapSender {
   readonly deviceGuid: Option.Option<string>
 }
 
-export type ReportOutcome = "updated" | "dropped" | "unknown" | "refused" | "stale"
+/** What became of a job report: `unknown` when no activity has its `job_id`. */
+export type ReportOutcome = "updated" | "unknown" | "refused" | "stale"
 
 const KNOWN_STATUSES = ["Success", "Failed", "Running", "Pending", "Queued", "Expired", "Timed Out", "Skipped", "Cancelled", "Warning"]
 const byLower = new Map(KNOWN_STATUSES.map((s) => [s.toLowerCase(), s]))
@@ -64,16 +64,6 @@ export const aggregateRunStatus = (statuses: ReadonlyArray<string>): string => {
   return statuses.find((s) => s !== "Success") ?? "Success"
 }
 
-/** Python `int(job_id)` for integers and digit strings only; `undefined` otherwise (dropped). */
-export const reportedId = (value: unknown): number | undefined => {
-  if (typeof value === "number") return Number.isSafeInteger(value) && value > 0 ? value : undefined
-  if (typeof value === "string" && /^\s*\d{1,15}\s*$/.test(value)) {
-    const n = Number.parseInt(value, 10)
-    return n > 0 ? n : undefined
-  }
-  return undefined
-}
-
 const cappedAt = (max: number) => (text: string): string =>
   text.length <= max ? text : `${text.slice(0, max)}\n[output truncated by the server at ${max} characters]`
 const capped = cappedAt(MAX_OUTPUT_CHARS)
@@ -84,15 +74,6 @@ export const mayReport = (reporter: Reporter, activity: { readonly device_guid: 
   if (activity.device_guid !== null) return reporter._tag === "Device" && reporter.guid === activity.device_guid
   // A row without a device (a pre-token agent's, or written before this was recorded).
   return reporter._tag === "Anonymous" || hostnameKey(activity.hostname ?? "") === hostnameKey(reporter.hostname)
-}
-
-const textOf = (value: unknown): string | undefined => (typeof value === "string" ? value : value === null || value === undefined ? undefined : String(value))
-
-const intOrNull = (value: unknown): number | null => (pyTruthy(value) ? (pyInt(value) ?? null) : null)
-
-const textOrNull = (value: unknown): string | null => {
-  const text = pyText(value)
-  return text === "" ? null : text
 }
 
 const recapView = (row: RecapRow) => {
@@ -160,16 +141,15 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
       })
 
     /** The run an activity was dispatched for: its link row, else the echoed `context` (later Engine). */
-    const runFor = (activityId: number, hostname: string | null, context: unknown) =>
+    const runFor = (activityId: number, hostname: string | null, context: EchoedContext | undefined) =>
       Effect.gen(function*() {
         const linked = yield* repo.runOfActivity(activityId)
         if (Option.isSome(linked)) return linked
-        if (!isRecord(context)) return Option.none<number>()
-        const runId = reportedId(field(context, "scheduled_job_run_id"))
+        const runId = context?.scheduled_job_run_id
         if (runId === undefined) return Option.none<number>()
         const run = yield* repo.getRun(runId)
         if (Option.isNone(run)) return Option.none<number>()
-        const jobId = reportedId(field(context, "scheduled_job_id"))
+        const jobId = context?.scheduled_job_id
         const sameJob = jobId === undefined || jobId === run.value.job_id
         const sameHost = (run.value.target_hostname ?? "").toLowerCase() === (hostname ?? "").toLowerCase()
         return sameJob && sameHost ? Option.some(runId) : Option.none<number>()
@@ -179,9 +159,8 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
      * `quick_job_result {job_id, status, stdout, stderr, context?}` (status defaults to Failed) and
      * `quick_job_progress {job_id, status (default Running), stdout?, stderr?, append_output?, context?}`.
      */
-    const report = Effect.fn("JobResults.report")(function*(reporter: Reporter, payload: JsonRecord, kind: "result" | "progress") {
-      const activityId = reportedId(field(payload, "job_id"))
-      if (activityId === undefined) return "dropped" satisfies ReportOutcome
+    const report = Effect.fn("JobResults.report")(function*(reporter: Reporter, payload: JobReport, kind: "result" | "progress") {
+      const activityId = payload.job_id
       const found = yield* repo.getActivity(activityId)
       if (Option.isNone(found)) return "unknown" satisfies ReportOutcome
       const activity = found.value
@@ -193,13 +172,13 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
         }))
         return "refused" satisfies ReportOutcome
       }
-      const rawStatus = pyText(field(payload, "status"))
+      const rawStatus = payload.status
       const status = canonicalStatus(rawStatus === "" ? (kind === "result" ? "Failed" : "Running") : rawStatus)
       if (!isPendingStatus(activity.status) && isPendingStatus(status)) return "stale" satisfies ReportOutcome
       const now = yield* nowSeconds
-      const append = kind === "progress" && pyTruthy(field(payload, "append_output"))
+      const append = kind === "progress" && payload.append_output
       const stream = (key: "stdout" | "stderr", previous: string | null) => {
-        const text = textOf(field(payload, key))
+        const text = payload[key]
         if (text === undefined) return kind === "result" ? "" : undefined
         return capped(append ? `${previous ?? ""}${text}` : text)
       }
@@ -211,7 +190,7 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
       // This report moves the activity from pending (Running, …) to a final status.
       const finishes = isPendingStatus(activity.status) && !isPendingStatus(status)
       if (finishes && activity.ran_at !== null) M.dispatchToResult.observe(Math.max(0, now - activity.ran_at))
-      const runId = yield* runFor(activityId, activity.hostname, field(payload, "context"))
+      const runId = yield* runFor(activityId, activity.hostname, payload.context)
       if (Option.isSome(runId)) yield* settleRun(runId.value, status, now)
       // A quick run has no scheduled run to settle: its activity reaching a final status completes it.
       else if (finishes) M.jobsCompleted.inc({ status })
@@ -238,10 +217,8 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
      * when one is presented, else the reported hostname must be the target's), while the run is open;
      * what it may set is progress (status, texts, times), never which run, activity or host it is.
      */
-    const recap = Effect.fn("JobResults.recap")(function*(body: JsonRecord, sender: RecapSender) {
-      const runId = pyText(field(body, "run_id"))
-      if (runId === "") return yield* new BadRequest({ error: RUN_ID_REQUIRED })
-      if (runId.length > 128) return yield* new BadRequest({ error: "run_id is invalid" })
+    const recap = Effect.fn("JobResults.recap")(function*(body: AnsibleRecap, sender: RecapSender) {
+      const runId = body.run_id
       const decision = yield* recapLimiter.check(`ip:${sender.clientIp}`)
       if (!decision.allowed) return yield* RateLimited.of(Math.max(1, decision.retryAfter))
       const found = yield* repo.getRecap(runId)
@@ -250,7 +227,7 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
         return yield* new NotFound({ error: "unknown run_id" })
       }
       const dispatched = found.value
-      const reportedHost = textOrNull(field(body, "hostname"))
+      const reportedHost = body.hostname
       const fromTarget = Option.match(sender.deviceGuid, {
         onSome: (guid) => guid === dispatched.device_guid,
         onNone: () => reportedHost === null || hostnameKey(reportedHost) === hostnameKey(dispatched.hostname ?? "")
@@ -268,17 +245,14 @@ export class JobResults extends Effect.Service<JobResults>()("borealis/JobResult
       if (dispatched.status !== null && !isPendingStatus(dispatched.status)) {
         return yield* new Conflict({ error: "run already finished" })
       }
-      const statusText = textOrNull(field(body, "status"))
-      const rawJson = field(body, "recap_json")
-      const jsonText = rawJson === null || rawJson === undefined ? null : typeof rawJson === "string" ? rawJson : JSON.stringify(rawJson)
-      const recapText = field(body, "recap_text")
+      const jsonText = body.recap_json
       const report: RecapReport = {
-        agent_id: textOrNull(field(body, "agent_id")) === null ? null : capText(pyText(field(body, "agent_id")), 256),
-        status: statusText === null ? null : capText(canonicalStatus(statusText), 32),
-        recap_text: typeof recapText === "string" ? cappedRecap(recapText) : null,
+        agent_id: body.agent_id === null ? null : capText(body.agent_id, 256),
+        status: body.status === null ? null : capText(canonicalStatus(body.status), 32),
+        recap_text: body.recap_text === null ? null : cappedRecap(body.recap_text),
         recap_json: jsonText !== null && jsonText.length <= MAX_RECAP_CHARS ? jsonText : null,
-        started_ts: intOrNull(field(body, "started_ts")),
-        finished_ts: intOrNull(field(body, "finished_ts"))
+        started_ts: body.started_ts,
+        finished_ts: body.finished_ts
       }
       if (jsonText !== null && report.recap_json === null) {
         yield* Effect.logWarning("ansible-recap-json-dropped").pipe(Effect.annotateLogs({ run_id: runId, chars: jsonText.length }))

@@ -2,6 +2,7 @@
 // definitions with their computed summary, partial updates, toggling, deletion, run history and the
 // per-device view of an occurrence. spec: realtime-jobs.md §5.2 (the UI-compatible contract), §4.8
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { EngineConfig } from "../../layers/Config.ts"
 import { serverTimeZone } from "./schedule/timeZone.ts"
@@ -13,15 +14,13 @@ import { isAdminRole } from "../operators/credentials.ts"
 import type { Actor } from "../actor.ts"
 import { componentSourcePaths, prepareComponent } from "./fabricator.ts"
 import { JobChannels } from "./JobChannels.ts"
-import { reportedId } from "./JobResults.ts"
 import { checkCreate, checkUpdate, jobFields, storedTargets } from "./jobInput.ts"
-import { type JobColumns, type JobRow, JobsRepo, type LatestOccurrence } from "./JobsRepo.ts"
-import { field, type JsonRecord, pyInt, pyTruthy } from "../pyValues.ts"
+import { type JobRow, JobsRepo, type LatestOccurrence } from "./JobsRepo.ts"
+import { pyInt } from "../pyValues.ts"
+import type { JobCreate, JobStatusRequest, JobToggle, JobUpdate } from "./requests.ts"
 import { nowSeconds } from "./time.ts"
 
-export const JOB_NOT_FOUND = "not found"
-
-const notFound = () => new NotFound({ error: JOB_NOT_FOUND })
+const notFound = () => new NotFound({ error: "not found" })
 
 /** Flask's `<int:job_id>`: only plain digits route to a job. */
 const jobIdOf = (raw: string): Effect.Effect<number, NotFound> =>
@@ -102,10 +101,8 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
       return { job: yield* viewOf(yield* jobIdOf(idRaw)) }
     })
 
-    const create = Effect.fn("ScheduledJobs.create")(function*(body: JsonRecord, actor: Actor) {
-      const checked = checkCreate(body, defaultTimeZone)
-      if (checked._tag === "Invalid") return yield* new BadRequest({ error: checked.error })
-      const columns: JobColumns = checked.value
+    const create = Effect.fn("ScheduledJobs.create")(function*(body: JobCreate, actor: Actor) {
+      const columns = yield* Either.mapLeft(checkCreate(body, defaultTimeZone), (error) => new BadRequest({ error }))
       yield* checkLibrary(columns.components_json)
       const now = yield* nowSeconds
       const id = yield* repo.withTransaction(
@@ -126,18 +123,17 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
     })
 
     /** Partial update: only the fields the body names change (legacy); 404 for an unknown id. */
-    const update = Effect.fn("ScheduledJobs.update")(function*(idRaw: string, body: JsonRecord, actor: Actor) {
+    const update = Effect.fn("ScheduledJobs.update")(function*(idRaw: string, body: JobUpdate, actor: Actor) {
       const id = yield* jobIdOf(idRaw)
       const current = yield* ownedJob(id, actor)
-      const checked = checkUpdate(body, current, defaultTimeZone)
-      if (checked._tag === "Invalid") return yield* new BadRequest({ error: checked.error })
-      if (checked.value.components_json !== undefined) yield* checkLibrary(checked.value.components_json)
+      const columns = yield* Either.mapLeft(checkUpdate(body, current, defaultTimeZone), (error) => new BadRequest({ error }))
+      if (columns.components_json !== undefined) yield* checkLibrary(columns.components_json)
       const now = yield* nowSeconds
       const changed = yield* repo.withTransaction(
         Effect.gen(function*() {
-          const n = yield* repo.updateJob(id, checked.value, now)
+          const n = yield* repo.updateJob(id, columns, now)
           if (n > 0) {
-            yield* audit.record({ type: "job.updated", actor: actor.username, actor_ip: actor.ip, target: String(id), details: { fields: Object.keys(checked.value) } })
+            yield* audit.record({ type: "job.updated", actor: actor.username, actor_ip: actor.ip, target: String(id), details: { fields: Object.keys(columns) } })
           }
           return n
         })
@@ -146,10 +142,9 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
       return { job: yield* viewOf(id) }
     })
 
-    const toggle = Effect.fn("ScheduledJobs.toggle")(function*(idRaw: string, body: JsonRecord, actor: Actor) {
+    const toggle = Effect.fn("ScheduledJobs.toggle")(function*(idRaw: string, { enabled }: JobToggle, actor: Actor) {
       const id = yield* jobIdOf(idRaw)
       yield* ownedJob(id, actor)
-      const enabled = Object.hasOwn(body, "enabled") ? pyTruthy(body["enabled"]) : true
       const changed = yield* repo.withTransaction(
         Effect.gen(function*() {
           const n = yield* repo.updateJob(id, { enabled: enabled ? 1 : 0 }, yield* nowSeconds)
@@ -260,8 +255,7 @@ export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/Sch
     })
 
     /** `job_status_request {job_id}` over Socket.IO: the same `{job}` GET answers, or `{error}`. */
-    const statusRequest = Effect.fn("ScheduledJobs.statusRequest")(function*(payload: JsonRecord) {
-      const id = reportedId(field(payload, "job_id"))
+    const statusRequest = Effect.fn("ScheduledJobs.statusRequest")(function*({ job_id: id }: JobStatusRequest) {
       if (id === undefined) return { error: "job_id required" }
       return yield* viewOf(id).pipe(
         Effect.map((job) => ({ job }) as { readonly job?: unknown; readonly error?: string }),

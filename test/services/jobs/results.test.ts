@@ -1,7 +1,8 @@
 // Pure rules of result handling: which job ids count, status spelling, how a run's status follows
 // from its activities'. spec: realtime-jobs.md §2.4, §7 item 9
 import { describe, expect, it } from "@effect/vitest"
-import { aggregateRunStatus, canonicalStatus, isPendingStatus, reportedId } from "../../../src/services/jobs/JobResults.ts"
+import { aggregateRunStatus, canonicalStatus, isPendingStatus } from "../../../src/services/jobs/JobResults.ts"
+import { reportedId } from "../../../src/services/jobs/requests.ts"
 
 describe("reportedId (Python int(job_id), else dropped)", () => {
   it.each([
