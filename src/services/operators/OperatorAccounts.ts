@@ -1,7 +1,6 @@
 // Operator account management with the original's guards (last user, last admin, self-deletion,
 // hash and role validation) and its error strings. Every change and its audit record commit together.
 // spec: config-bootstrap-tests.md §6.13 (test_http_users, test_operator_account_service)
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -11,7 +10,6 @@ import type { Actor } from "../actor.ts"
 import { Revocations } from "../revocations/Revocations.ts"
 import { DEFAULT_PASSWORD_SHA512, isAdminRole, normalisePasswordHash, normaliseRole, usernameProblem } from "./credentials.ts"
 import { hashPassword } from "./passwords.ts"
-import { transactionally } from "../sqlResult.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { type OperatorAccount, UsersRepo } from "./UsersRepo.ts"
 
@@ -42,13 +40,12 @@ const isUniqueViolation = (error: unknown): boolean => /UNIQUE constraint failed
 
 export class OperatorAccounts extends Effect.Service<OperatorAccounts>()("borealis/OperatorAccounts", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const users = yield* UsersRepo
     const sessions = yield* SessionsRepo
     const audit = yield* Audit
     const revocations = yield* Revocations
 
-    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => transactionally(sql, effect)
+    const transaction = users.transaction
 
     const list = Effect.fn("OperatorAccounts.list")(function*() {
       return (yield* users.list).map(accountView)

@@ -1,7 +1,6 @@
 // Operator authentication: password login (with optional TOTP), sessions, tokens, logout, and the
 // one question every guard and the Socket.IO layer asks — who is this request's operator?
 // spec: config-bootstrap-tests.md §1.3 (OPAUTH), §6.9; STYLE: the handler only calls this service.
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cookies from "@effect/platform/Cookies"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -131,7 +130,6 @@ export const parseCookies = (header: string | undefined): Readonly<Record<string
 export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/OperatorAuth", {
   effect: Effect.gen(function*() {
     const config = yield* EngineConfig
-    const sql = yield* SqlClient.SqlClient
     const users = yield* UsersRepo
     const sessions = yield* SessionsRepo
     const throttle = yield* LoginThrottle
@@ -217,7 +215,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
 
     /** Session, token and `last_login`, written together with the audit record. */
     const completeLogin = (account: OperatorAccount, method: "password" | "mfa", client: ClientInfo) =>
-      sql.withTransaction(Effect.gen(function*() {
+      users.transaction(Effect.gen(function*() {
         yield* users.touchLastLogin(account.id)
         const session = yield* sessions.create({
           userId: account.id,
@@ -441,7 +439,7 @@ export class OperatorAuth extends Effect.Service<OperatorAuth>()("borealis/Opera
       yield* dropChallenge(challengeId)
       yield* throttle.clearPair(client.ip, pending.username)
       if (pending.stage === "setup") {
-        yield* sql.withTransaction(Effect.zipRight(
+        yield* users.transaction(Effect.zipRight(
           users.storeMfaSecret(pending.userId, sealer.seal(secret)),
           audit.record({ type: "auth.mfa.enrolled", actor: pending.username, actor_ip: client.ip, target: pending.username })
         )).pipe(Effect.orDie)

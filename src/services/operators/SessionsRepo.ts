@@ -4,7 +4,9 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import { createHash, randomBytes } from "node:crypto"
 import * as Row from "../../layers/sqlRows.ts"
@@ -119,4 +121,55 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("borealis/Sessi
 
     return { create, find, findByHash, remove, removeForUser, prune } as const
   })
-}) {}
+}) {
+  /** In memory, with the same lifetimes (absolute and idle) and cookie/hash shapes; for tests of the rules that end sessions. */
+  static readonly Test: Layer.Layer<SessionsRepo> = Layer.effect(
+    SessionsRepo,
+    Effect.gen(function*() {
+      const state = yield* Ref.make<ReadonlyMap<string, StoredSession>>(new Map())
+      const now = () => Math.floor(Date.now() / 1000)
+      const live = (s: StoredSession, ts: number) => s.expiresAt > ts && s.lastSeenAt > ts - SESSION_IDLE_SECONDS
+      const removeWhere = (dead: (s: StoredSession) => boolean) =>
+        Ref.modify(state, (all) => {
+          const kept = new Map([...all].filter(([, s]) => !dead(s)))
+          return [all.size - kept.size, kept]
+        })
+      const findByHash = (idHash: string) =>
+        Ref.modify(state, (all): [Option.Option<StoredSession>, ReadonlyMap<string, StoredSession>] => {
+          const ts = now()
+          const stored = SESSION_HASH_SHAPE.test(idHash) ? all.get(idHash) : undefined
+          if (stored === undefined || !live(stored, ts)) return [Option.none(), all]
+          if (ts - stored.lastSeenAt < TOUCH_EVERY_SECONDS) return [Option.some(stored), all]
+          const touched = { ...stored, lastSeenAt: ts }
+          return [Option.some(touched), new Map(all).set(idHash, touched)]
+        })
+      return SessionsRepo.make({
+        create: (input) =>
+          Effect.gen(function*() {
+            const value = randomBytes(32).toString("base64url")
+            const ts = now()
+            yield* removeWhere((s) => !live(s, ts))
+            const session: StoredSession = {
+              idHash: hashSessionId(value),
+              userId: input.userId,
+              username: input.username,
+              authEpoch: input.authEpoch,
+              createdAt: ts,
+              expiresAt: ts + SESSION_MAX_AGE_SECONDS,
+              lastSeenAt: ts
+            }
+            yield* Ref.update(state, (all) => new Map(all).set(session.idHash, session))
+            return { value, idHash: session.idHash, expiresAt: session.expiresAt }
+          }),
+        find: (value) => (SESSION_ID_SHAPE.test(value) ? findByHash(hashSessionId(value)) : Effect.succeed(Option.none())),
+        findByHash,
+        remove: (idHash) => removeWhere((s) => s.idHash === idHash),
+        removeForUser: (userId) => removeWhere((s) => s.userId === userId),
+        prune: Effect.suspend(() => {
+          const ts = now()
+          return removeWhere((s) => !live(s, ts))
+        })
+      })
+    })
+  )
+}

@@ -1,13 +1,16 @@
 // SQL for the `users` table. Usernames are matched case-insensitively, as the original does.
 // spec: config-bootstrap-tests.md §4.3 (users), §6.13
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Row from "../../layers/sqlRows.ts"
-import { changes, run } from "../sqlResult.ts"
+import { changes, run, type RunResult, transactionally } from "../sqlResult.ts"
 
 export interface OperatorAccount {
   readonly id: number
@@ -69,6 +72,9 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const now = () => Math.floor(Date.now() / 1000)
+
+    /** A change and its audit record commit together; a failing database is a defect (503 at the edge). */
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => transactionally(sql, effect)
 
     const byUsername = SqlSchema.findOne({
       Request: Schema.String,
@@ -157,6 +163,7 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
     }
 
     return {
+      transaction,
       findByUsername,
       findById,
       list,
@@ -173,4 +180,77 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("borealis/UsersRepo",
       touchLastLogin
     } as const
   })
-}) {}
+}) {
+  /**
+   * In memory, with the SQL's rules (usernames matched case-insensitively, unique as written; a new
+   * password or an MFA reset moves the auth epoch); transactions are a no-op. `accounts` get ids 1, 2, …
+   */
+  static readonly Test = (accounts: ReadonlyArray<Partial<OperatorAccount> & { readonly username: string }> = []): Layer.Layer<UsersRepo> =>
+    Layer.effect(
+      UsersRepo,
+      Effect.gen(function*() {
+        const now = () => Math.floor(Date.now() / 1000)
+        const blank = (id: number, username: string): OperatorAccount => ({
+          id,
+          username,
+          display_name: username,
+          legacy_sha512: "",
+          password_hash: null,
+          password_is_default: false,
+          role: "User",
+          last_login: 0,
+          created_at: 0,
+          updated_at: 0,
+          mfa_enabled: false,
+          mfa_secret: null,
+          auth_epoch: 0
+        })
+        const state = yield* Ref.make<ReadonlyArray<OperatorAccount>>(accounts.map((a, i) => ({ ...blank(i + 1, a.username), ...a })))
+        const byName = (all: ReadonlyArray<OperatorAccount>, username: string) =>
+          [...all].sort((a, b) => a.id - b.id).find((a) => a.username.toLowerCase() === username.toLowerCase())
+        /** Applies `change` to account `id`; whether it existed. */
+        const update = (id: number, change: (a: OperatorAccount) => Partial<OperatorAccount>) =>
+          Ref.modify(state, (all) => [all.some((a) => a.id === id), all.map((a) => (a.id === id ? { ...a, ...change(a) } : a))])
+        const needsUpgrade = (a: OperatorAccount) => a.password_hash === null || (a.mfa_secret !== null && !a.mfa_secret.startsWith("v1:"))
+        return UsersRepo.make({
+          transaction: (effect) => effect,
+          findByUsername: (username) => Effect.map(Ref.get(state), (all) => Option.fromNullable(byName(all, username))),
+          findById: (id) => Effect.map(Ref.get(state), (all) => Option.fromNullable(all.find((a) => a.id === id))),
+          list: Effect.map(Ref.get(state), (all) => [...all].sort((a, b) => a.username.toLowerCase().localeCompare(b.username.toLowerCase()))),
+          count: Effect.map(Ref.get(state), (all) => all.length),
+          countAdmins: Effect.map(Ref.get(state), (all) => all.filter((a) => a.role.toLowerCase() === "admin").length),
+          insert: (input) =>
+            Effect.flatMap(Ref.get(state), (all): Effect.Effect<RunResult, SqlError> => {
+              if (all.some((a) => a.username === input.username)) {
+                return Effect.fail(new SqlError({ cause: new Error("UNIQUE constraint failed: users.username"), message: "insert failed" }))
+              }
+              const id = Math.max(0, ...all.map((a) => a.id)) + 1
+              const ts = now()
+              const account: OperatorAccount = {
+                ...blank(id, input.username),
+                display_name: input.display_name,
+                password_hash: input.password_hash,
+                password_is_default: input.password_is_default,
+                role: input.role,
+                created_at: ts,
+                updated_at: ts
+              }
+              return Effect.as(Ref.set(state, [...all, account]), { changes: 1, lastInsertRowid: id })
+            }),
+          remove: (id) => Ref.modify(state, (all) => [all.some((a) => a.id === id), all.filter((a) => a.id !== id)]),
+          setPassword: (id, hash, isDefault) =>
+            update(id, (a) => ({ legacy_sha512: "", password_hash: hash, password_is_default: isDefault, updated_at: now(), auth_epoch: a.auth_epoch + 1 })),
+          rehashPassword: (id, hash, isDefault) => update(id, () => ({ legacy_sha512: "", password_hash: hash, password_is_default: isDefault })),
+          needingUpgrade: Effect.map(Ref.get(state), (all) => all.filter(needsUpgrade)),
+          setRole: (id, role) => update(id, () => ({ role, updated_at: now() })),
+          setMfa: (id, enabled, resetSecret) =>
+            update(id, (a) =>
+              resetSecret
+                ? { mfa_enabled: enabled, mfa_secret: null, updated_at: now(), auth_epoch: a.auth_epoch + 1 }
+                : { mfa_enabled: enabled, updated_at: now() }),
+          storeMfaSecret: (id, sealed) => update(id, () => ({ mfa_secret: sealed, updated_at: now() })),
+          touchLastLogin: (id) => update(id, () => ({ last_login: now(), updated_at: now() }))
+        })
+      })
+    )
+}
