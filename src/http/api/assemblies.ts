@@ -1,22 +1,21 @@
 // The script library routes, exactly as the original answered them (first-generation Engine
 // `interfaces/http/assemblies.py`, the legacy server's same routes). Operator-only.
 // Bodies are read like Flask's `get_json(silent=True)`: a JSON object, else `{}`; the payload
-// schemas below document them, the handlers read them leniently.
+// schemas (assemblies/requests.ts) document them here and decode them at the edge.
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
+import { AssemblyCreate, AssemblyDelete, AssemblyEdit, AssemblyMove, AssemblyRename } from "../../services/assemblies/requests.ts"
 import { Wire } from "../../services/errors.ts"
 import { access, RequireAdmin, RequireUser } from "./security.ts"
-
-const Island = Schema.String.annotations({ description: "workflows | scripts | ansible (aliases: workflow, script, ansible_playbooks, ansible-playbooks, playbooks)" })
 
 const timestamps = {
   last_edited: Schema.String.annotations({ description: "server-local YYYY-MM-DDTHH:MM:SS" }),
   last_edited_epoch: Schema.Number
 }
 
-export const ScriptItem = Schema.Struct({
+const ScriptItem = Schema.Struct({
   file_name: Schema.String,
   rel_path: Schema.String,
   type: Schema.String,
@@ -26,7 +25,7 @@ export const ScriptItem = Schema.Struct({
   ...timestamps
 })
 
-export const WorkflowItem = Schema.Struct({
+const WorkflowItem = Schema.Struct({
   file_name: Schema.String,
   rel_path: Schema.String,
   type: Schema.Literal("workflow"),
@@ -34,7 +33,7 @@ export const WorkflowItem = Schema.Struct({
   ...timestamps
 })
 
-export const AssemblyListing = Schema.Struct({
+const AssemblyListing = Schema.Struct({
   root: Schema.String.annotations({
     description: "The island's folder relative to the Assemblies root (Scripts | Workflows | Ansible_Playbooks); the original sent the server's absolute path"
   }),
@@ -42,45 +41,9 @@ export const AssemblyListing = Schema.Struct({
   folders: Schema.Array(Schema.String)
 })
 
-export const MutationResult = Schema.Struct({
+const MutationResult = Schema.Struct({
   status: Schema.Literal("ok"),
   rel_path: Schema.optional(Schema.String)
-})
-
-export const CreatePayload = Schema.Struct({
-  island: Island,
-  kind: Schema.Literal("file", "folder"),
-  path: Schema.String,
-  content: Schema.optional(Schema.Unknown),
-  type: Schema.optional(Schema.String)
-})
-
-export const EditPayload = Schema.Struct({
-  island: Island,
-  path: Schema.String,
-  content: Schema.optional(Schema.Unknown),
-  type: Schema.optional(Schema.String)
-})
-
-export const RenamePayload = Schema.Struct({
-  island: Island,
-  kind: Schema.Literal("file", "folder"),
-  path: Schema.String,
-  new_name: Schema.String,
-  type: Schema.optional(Schema.String)
-})
-
-export const MovePayload = Schema.Struct({
-  island: Island,
-  path: Schema.String,
-  new_path: Schema.String,
-  kind: Schema.optional(Schema.String)
-})
-
-export const DeletePayload = Schema.Struct({
-  island: Island,
-  path: Schema.String,
-  kind: Schema.Literal("file", "folder")
 })
 
 const mutation = <const Name extends string, const Path extends `/${string}`>(name: Name, path: Path) =>
@@ -114,11 +77,11 @@ export class AssembliesApi extends HttpApiGroup.make("assemblies")
         "`?island=&path=`: a workflow's JSON as stored; otherwise `{file_name, rel_path, type, assembly, content}` (script decoded)."
       )
   )
-  .add(mutation("create", "/api/assembly/create").setPayload(CreatePayload).annotate(OpenApi.Description, "A folder, or a file (`.json` added when the name has no extension)."))
-  .add(mutation("edit", "/api/assembly/edit").setPayload(EditPayload).annotate(OpenApi.Description, "Replace a file's document; a non-JSON script becomes a `.json` document."))
-  .add(mutation("rename", "/api/assembly/rename").setPayload(RenamePayload))
-  .add(mutation("move", "/api/assembly/move").setPayload(MovePayload).annotate(OpenApi.Description, "Into an existing folder keeps the name."))
-  .add(mutation("delete", "/api/assembly/delete").setPayload(DeletePayload))
+  .add(mutation("create", "/api/assembly/create").setPayload(AssemblyCreate).annotate(OpenApi.Description, "A folder, or a file (`.json` added when the name has no extension)."))
+  .add(mutation("edit", "/api/assembly/edit").setPayload(AssemblyEdit).annotate(OpenApi.Description, "Replace a file's document; a non-JSON script becomes a `.json` document."))
+  .add(mutation("rename", "/api/assembly/rename").setPayload(AssemblyRename))
+  .add(mutation("move", "/api/assembly/move").setPayload(AssemblyMove).annotate(OpenApi.Description, "Into an existing folder keeps the name."))
+  .add(mutation("delete", "/api/assembly/delete").setPayload(AssemblyDelete))
   .annotate(
     OpenApi.Description,
     "The script library under `<project root>/Assemblies`: Workflows, Scripts, Ansible_Playbooks. A User reads it (to run its scripts); only an Admin authors, edits, moves or deletes."

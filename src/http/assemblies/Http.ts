@@ -1,88 +1,41 @@
-// Handlers for the assemblies group: read the query or body the way Flask did, call the service.
+// Handlers for the assemblies group: the query read the way Flask did, bodies decoded at the edge with
+// the schemas the API declares (assemblies/requests.ts), then the service.
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import { Assemblies } from "../../services/assemblies/Assemblies.ts"
+import { AssemblyCreate, AssemblyDelete, AssemblyEdit, AssemblyMove, AssemblyRename } from "../../services/assemblies/requests.ts"
 import { BorealisApi } from "../api/Api.ts"
-import type { JsonObject } from "../body.ts"
-import { operatorJson } from "../body.ts"
+import { operatorPayload } from "../body.ts"
 
-/** `(value or "").strip()` for a body or query field; non-strings read as empty. */
-const text = (value: unknown): string => (typeof value === "string" ? value.trim() : "")
-
-/** `request.args.get(name)`: the first value of a query parameter. */
+/** `request.args.get(name, "").strip()`: the first value of a query parameter; non-strings read as empty. */
 const queryParam = (name: string) =>
   Effect.map(HttpServerRequest.ParsedSearchParams, (params) => {
     const value = params[name]
-    return text(Array.isArray(value) ? value[0] : value)
+    const first = Array.isArray(value) ? value[0] : value
+    return typeof first === "string" ? first.trim() : ""
   })
 
-const typeHint = (body: JsonObject): string | undefined => (typeof body["type"] === "string" ? body["type"] : undefined)
+const createBody = operatorPayload(AssemblyCreate)
+const editBody = operatorPayload(AssemblyEdit)
+const renameBody = operatorPayload(AssemblyRename)
+const moveBody = operatorPayload(AssemblyMove)
+const deleteBody = operatorPayload(AssemblyDelete)
 
 export const AssembliesLive = HttpApiBuilder.group(BorealisApi, "assemblies", (handlers) =>
   Effect.gen(function*() {
     const assemblies = yield* Assemblies
+    const answer = <A>(result: A) => HttpServerResponse.unsafeJson(result)
     return handlers
       .handle("list", () => Effect.flatMap(queryParam("island"), assemblies.list))
       .handle("load", () =>
         Effect.gen(function*() {
           return yield* assemblies.load(yield* queryParam("island"), yield* queryParam("path"))
         }))
-      .handleRaw("create", () =>
-        Effect.gen(function*() {
-          const body = yield* operatorJson
-          const result = yield* assemblies.create({
-            island: text(body["island"]),
-            kind: text(body["kind"]).toLowerCase(),
-            path: text(body["path"]),
-            content: body["content"],
-            type: typeHint(body)
-          })
-          return HttpServerResponse.unsafeJson(result)
-        }))
-      .handleRaw("edit", () =>
-        Effect.gen(function*() {
-          const body = yield* operatorJson
-          const result = yield* assemblies.edit({
-            island: text(body["island"]),
-            path: text(body["path"]),
-            content: body["content"],
-            type: typeHint(body)
-          })
-          return HttpServerResponse.unsafeJson(result)
-        }))
-      .handleRaw("rename", () =>
-        Effect.gen(function*() {
-          const body = yield* operatorJson
-          const result = yield* assemblies.rename({
-            island: text(body["island"]),
-            kind: text(body["kind"]).toLowerCase(),
-            path: text(body["path"]),
-            new_name: text(body["new_name"]),
-            type: typeHint(body)
-          })
-          return HttpServerResponse.unsafeJson(result)
-        }))
-      .handleRaw("move", () =>
-        Effect.gen(function*() {
-          const body = yield* operatorJson
-          const result = yield* assemblies.move({
-            island: text(body["island"]),
-            path: text(body["path"]),
-            new_path: text(body["new_path"]),
-            kind: text(body["kind"]).toLowerCase()
-          })
-          return HttpServerResponse.unsafeJson(result)
-        }))
-      .handleRaw("delete", () =>
-        Effect.gen(function*() {
-          const body = yield* operatorJson
-          const result = yield* assemblies.delete({
-            island: text(body["island"]),
-            path: text(body["path"]),
-            kind: text(body["kind"]).toLowerCase()
-          })
-          return HttpServerResponse.unsafeJson(result)
-        }))
+      .handleRaw("create", () => createBody.pipe(Effect.flatMap(assemblies.create), Effect.map(answer)))
+      .handleRaw("edit", () => editBody.pipe(Effect.flatMap(assemblies.edit), Effect.map(answer)))
+      .handleRaw("rename", () => renameBody.pipe(Effect.flatMap(assemblies.rename), Effect.map(answer)))
+      .handleRaw("move", () => moveBody.pipe(Effect.flatMap(assemblies.move), Effect.map(answer)))
+      .handleRaw("delete", () => deleteBody.pipe(Effect.flatMap(assemblies.delete), Effect.map(answer)))
   }))

@@ -29,8 +29,6 @@ import {
 } from "./document.ts"
 import { DEFAULT_EXTENSION, defaultTypeFor, type Island, islandNamed, islandOfDirectory } from "./islands.ts"
 
-export type AssemblyError = BadRequest | NotFound | Conflict
-
 const bad = (error: string) => new BadRequest({ error })
 export const INVALID_ISLAND = "invalid island"
 export const INVALID_PATH = "invalid path"
