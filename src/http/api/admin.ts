@@ -9,7 +9,7 @@ import { Wire } from "../../services/errors.ts"
 import { access, RequireAdmin } from "./security.ts"
 import { FirstParam } from "./sites.ts"
 
-export const InstallCode = Schema.Struct({
+const InstallCode = Schema.Struct({
   id: Schema.String,
   code: Schema.String,
   expires_at: Schema.NullOr(Schema.String),
@@ -31,7 +31,7 @@ export const HostnameConflict = Schema.Struct({
   requires_prompt: Schema.Boolean
 })
 
-export const DeviceApproval = Schema.Struct({
+const DeviceApproval = Schema.Struct({
   id: Schema.String,
   approval_reference: Schema.String,
   status: Schema.String,

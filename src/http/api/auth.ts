@@ -7,14 +7,14 @@ import { Wire } from "../../services/errors.ts"
 import { LoginRequest, MfaVerifyRequest } from "../../services/operators/requests.ts"
 import { access, RequireOperator } from "./security.ts"
 
-export const LoginOk = Schema.Struct({
+const LoginOk = Schema.Struct({
   status: Schema.Literal("ok"),
   username: Schema.String,
   role: Schema.String,
   token: Schema.String
 })
 
-export const MfaRequired = Schema.Struct({
+const MfaRequired = Schema.Struct({
   status: Schema.Literal("mfa_required"),
   stage: Schema.Literal("setup", "verify"),
   pending_token: Schema.String,
@@ -25,7 +25,7 @@ export const MfaRequired = Schema.Struct({
   qr_image: Schema.optional(Schema.String)
 })
 
-export const Me = Schema.Struct({
+const Me = Schema.Struct({
   username: Schema.String,
   display_name: Schema.String,
   role: Schema.String,

@@ -5,7 +5,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { access } from "./security.ts"
 
-export const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })
+const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })
 
 export class HealthApi extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(HealthStatus))

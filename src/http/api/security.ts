@@ -27,7 +27,7 @@ export class RequireAdmin extends HttpApiMiddleware.Tag<RequireAdmin>()("boreali
 }) {}
 
 /** Who may call a route, as the OpenAPI document states it: nobody in particular, an agent, or an operator role. */
-export type RouteAccess = "public" | "device" | Role
+type RouteAccess = "public" | "device" | Role
 
 /** The `x-required-role` extension of an operation (`OpenApi.Override`). */
 export const access = (who: RouteAccess) => ({ "x-required-role": who })

@@ -5,7 +5,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { access, RequireOperator } from "./security.ts"
 
-export const ServerTime = Schema.Struct({
+const ServerTime = Schema.Struct({
   epoch: Schema.Number,
   iso: Schema.String,
   utc_iso: Schema.String,

@@ -7,7 +7,7 @@ import { Wire } from "../../services/errors.ts"
 import { ChangeRoleRequest, CreateUserRequest, ResetPasswordRequest, UpdateMfaRequest } from "../../services/operators/requests.ts"
 import { access, RequireAdmin } from "./security.ts"
 
-export const UserView = Schema.Struct({
+const UserView = Schema.Struct({
   username: Schema.String,
   display_name: Schema.String,
   role: Schema.String,

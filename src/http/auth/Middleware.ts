@@ -26,7 +26,7 @@ const guard = (auth: OperatorAuth, role: Role, span: string) =>
     onSome: (operator) => (roleAtLeast(operator.role, role) ? Effect.succeed(operator) : Effect.fail(forbidden))
   })).pipe(Effect.withSpan(span))
 
-export const RequireOperatorLive: Layer.Layer<RequireOperator, never, OperatorAuth> = Layer.effect(
+const RequireOperatorLive: Layer.Layer<RequireOperator, never, OperatorAuth> = Layer.effect(
   RequireOperator,
   Effect.map(OperatorAuth, (auth) =>
     Effect.flatMap(operatorOfRequest(auth), Option.match({
@@ -35,12 +35,12 @@ export const RequireOperatorLive: Layer.Layer<RequireOperator, never, OperatorAu
     })).pipe(Effect.withSpan("RequireOperator")))
 )
 
-export const RequireUserLive: Layer.Layer<RequireUser, never, OperatorAuth> = Layer.effect(
+const RequireUserLive: Layer.Layer<RequireUser, never, OperatorAuth> = Layer.effect(
   RequireUser,
   Effect.map(OperatorAuth, (auth) => guard(auth, "User", "RequireUser"))
 )
 
-export const RequireAdminLive: Layer.Layer<RequireAdmin, never, OperatorAuth> = Layer.effect(
+const RequireAdminLive: Layer.Layer<RequireAdmin, never, OperatorAuth> = Layer.effect(
   RequireAdmin,
   Effect.map(OperatorAuth, (auth) => guard(auth, "Admin", "RequireAdmin"))
 )

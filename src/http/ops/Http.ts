@@ -5,7 +5,7 @@ import { METRICS_CONTENT_TYPE, renderMetrics } from "../../layers/metrics.ts"
 import { Readiness } from "../../services/ops/Readiness.ts"
 import { BorealisApi } from "../api/Api.ts"
 
-export const metricsResponse = Effect.map(
+const metricsResponse = Effect.map(
   Effect.promise(renderMetrics),
   (text) => HttpServerResponse.text(text, { contentType: METRICS_CONTENT_TYPE })
 )

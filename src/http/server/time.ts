@@ -9,7 +9,7 @@ const ordinal = (n: number): string => {
 
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 
-export interface ServerTimeView {
+interface ServerTimeView {
   readonly epoch: number
   readonly iso: string
   readonly utc_iso: string

@@ -11,7 +11,7 @@ import * as Row from "../../layers/sqlRows.ts"
 import { changes } from "../sqlResult.ts"
 import { AuditEvent, type AuditEventInput, type AuditRecord, redactForLog } from "./events.ts"
 
-export interface AuditQuery {
+interface AuditQuery {
   /** Exact type, or a prefix when it ends with `.` or `*` (`auth.*`, `enrollment.`). */
   readonly type?: string | undefined
   readonly actor?: string | undefined
@@ -34,7 +34,7 @@ const QueryRequest = Schema.Struct({
   offset: Schema.Number
 })
 
-export interface AuditPage {
+interface AuditPage {
   readonly events: ReadonlyArray<AuditRecord>
   readonly total: number
 }

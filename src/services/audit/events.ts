@@ -3,8 +3,8 @@
 // Details hold identifiers and outcomes only — never a password, hash, token, secret or code value.
 import * as Schema from "effect/Schema"
 
-export const AuditOutcome = Schema.Literal("success", "failure")
-export type AuditOutcome = typeof AuditOutcome.Type
+const AuditOutcome = Schema.Literal("success", "failure")
+type AuditOutcome = typeof AuditOutcome.Type
 
 /** Who did it, from where, to what: shared by every event. */
 const envelope = {
@@ -19,7 +19,7 @@ const envelope = {
  * One event type: its `type` literal, the shared envelope, typed `details`, and the outcome it
  * records unless told otherwise.
  */
-export const defineEvent = <const T extends string, D extends Schema.Struct.Fields>(
+const defineEvent = <const T extends string, D extends Schema.Struct.Fields>(
   type: T,
   details: D,
   outcome: AuditOutcome = "success"
@@ -47,7 +47,7 @@ const LoginFailure = Schema.Literal(
  * Generic security event other capabilities record (enrollment, token refresh reuse detection, …):
  * `{ type: "security.<something>", actor, target, details }`.
  */
-export const SecurityEvent = Schema.Struct({
+const SecurityEvent = Schema.Struct({
   type: Schema.TemplateLiteral(Schema.Literal("security."), Schema.String),
   ...envelope,
   outcome: Schema.optionalWith(AuditOutcome, { default: () => "failure" as const }),
@@ -104,7 +104,6 @@ export const AuditEvent = Schema.Union(
 export type AuditEventInput = typeof AuditEvent.Encoded
 /** A decoded event. */
 export type AuditEvent = typeof AuditEvent.Type
-export type AuditEventType = AuditEvent["type"]
 
 /** A stored event, as `GET /api/audit` returns it. */
 export const AuditRecord = Schema.Struct({

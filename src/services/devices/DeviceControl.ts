@@ -21,9 +21,9 @@ import { DeviceRecords } from "./DeviceRecords.ts"
 import type { DeviceStatus } from "./identity.ts"
 import { capText } from "./identity.ts"
 
-export const MAX_REASON_CHARS = 500
+const MAX_REASON_CHARS = 500
 
-export interface DeviceControlAnswer {
+interface DeviceControlAnswer {
   readonly status: "revoked" | "quarantined" | "active" | "deleted"
   readonly guid: string
   readonly hostname: string

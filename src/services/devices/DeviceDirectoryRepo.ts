@@ -11,7 +11,7 @@ import { changes } from "../sqlResult.ts"
 import { normalizeGuid } from "./identity.ts"
 import { DEVICE_COLUMNS, type DeviceRow } from "./snapshot.ts"
 
-export interface DeviceWithSite {
+interface DeviceWithSite {
   readonly row: DeviceRow
   readonly site: { readonly id: number | null; readonly name: string | null; readonly description: string | null }
 }

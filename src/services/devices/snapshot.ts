@@ -22,7 +22,7 @@ export const cleanDeviceStr = (value: unknown): string | undefined => {
 }
 
 /** `coerce_int`: `int(float(value))`; blank or unparseable is undefined. */
-export const coerceInt = (value: unknown): number | undefined => {
+const coerceInt = (value: unknown): number | undefined => {
   if (value === null || value === undefined || typeof value === "boolean") return typeof value === "boolean" ? Number(value) : undefined
   if (typeof value === "number") return Number.isFinite(value) ? Math.trunc(value) : undefined
   if (typeof value === "bigint") return Number(value)
@@ -38,7 +38,7 @@ export const coerceInt = (value: unknown): number | undefined => {
 const pad = (n: number) => String(n).padStart(2, "0")
 
 /** Python `datetime.fromtimestamp(ts, timezone.utc).isoformat()`; `""` for 0. */
-export const tsToIso = (ts: number): string => {
+const tsToIso = (ts: number): string => {
   if (!ts) return ""
   const d = new Date(ts * 1000)
   if (Number.isNaN(d.getTime())) return ""
@@ -46,7 +46,7 @@ export const tsToIso = (ts: number): string => {
 }
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC; `""` for 0. */
-export const tsToHuman = (ts: number): string => {
+const tsToHuman = (ts: number): string => {
   const iso = tsToIso(ts)
   return iso === "" ? "" : iso.slice(0, 19).replace("T", " ")
 }

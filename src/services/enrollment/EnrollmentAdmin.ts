@@ -28,7 +28,7 @@ import {
 import { EnrollmentAdminRepo, type InstallCodeRow } from "./EnrollmentAdminRepo.ts"
 
 /** The service's clock (tests fix it, as the original's admin-service tests do). */
-export interface AdminClock {
+interface AdminClock {
   readonly nowMs: () => number
 }
 

@@ -9,7 +9,7 @@ import { parseIsoUtc } from "../time.ts"
 export const VALID_TTL_HOURS: ReadonlyArray<number> = [1, 3, 6, 12, 24]
 export const DEFAULT_TTL_HOURS = 1
 export const DEFAULT_MAX_USES = 2
-export const MAX_USES_LIMIT = 10
+const MAX_USES_LIMIT = 10
 
 /** 16 random bytes, uppercase hex, 8 groups of 4 joined by `-` (39 characters). */
 export const generateInstallCode = (): string => {
@@ -58,7 +58,7 @@ const CONFLICT_RESOLUTIONS: ReadonlyArray<string> = ["overwrite", "coexist", "au
 const CANONICAL_GUID = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/
 
 /** What an operator asks for when approving, once checked: a conflict resolution, a GUID to bind. */
-export interface ApprovalChoice {
+interface ApprovalChoice {
   readonly resolution: string | null
   readonly guid: string | null
 }
@@ -109,7 +109,7 @@ export interface DeviceApprovalRecord {
   readonly alternate_hostname?: string
 }
 
-export const APPROVAL_STATUSES: ReadonlyArray<string> = ["pending", "approved", "denied", "completed", "expired"]
+const APPROVAL_STATUSES: ReadonlyArray<string> = ["pending", "approved", "denied", "completed", "expired"]
 
 /** EnrollmentApprovalStatus: lowercased; unknown values count as `pending`. */
 export const approvalStatusOf = (raw: unknown): string => {

@@ -9,7 +9,7 @@ import { DEFAULT_PASSWORD_SHA512, looksLikeSha512 } from "./credentials.ts"
 import { hashPassword } from "./passwords.ts"
 import { UsersRepo } from "./UsersRepo.ts"
 
-export const upgradeStoredCredentials = Effect.gen(function*() {
+const upgradeStoredCredentials = Effect.gen(function*() {
   const users = yield* UsersRepo
   const sealer = (yield* KeyMaterial).totpSealer
   let passwords = 0

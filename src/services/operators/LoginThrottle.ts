@@ -9,7 +9,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 
-export interface ThrottleLimits {
+interface ThrottleLimits {
   /** Failures of one account from one client. */
   readonly perAccountClient: number
   /** Failures from one client, whatever the accounts. */
@@ -17,7 +17,7 @@ export interface ThrottleLimits {
   readonly windowSeconds: number
 }
 
-export const DEFAULT_LIMITS: ThrottleLimits = { perAccountClient: 5, perIp: 20, windowSeconds: 300 }
+const DEFAULT_LIMITS: ThrottleLimits = { perAccountClient: 5, perIp: 20, windowSeconds: 300 }
 
 type Windows = ReadonlyMap<string, ReadonlyArray<number>>
 

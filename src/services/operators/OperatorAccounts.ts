@@ -14,7 +14,7 @@ import { SessionsRepo } from "./SessionsRepo.ts"
 import { type OperatorAccount, UsersRepo } from "./UsersRepo.ts"
 
 /** An account as `GET /api/users` lists it (no hash, no secret). */
-export interface AccountView {
+interface AccountView {
   readonly username: string
   readonly display_name: string
   readonly role: string
@@ -24,7 +24,7 @@ export interface AccountView {
   readonly mfa_enabled: 0 | 1
 }
 
-export const accountView = (a: OperatorAccount): AccountView => ({
+const accountView = (a: OperatorAccount): AccountView => ({
   username: a.username,
   display_name: a.display_name || a.username,
   role: a.role || "User",

@@ -51,12 +51,12 @@ export interface AuthenticatedOperator extends Operator {
 }
 
 /** The credentials a request presents: its Cookie and Authorization headers. */
-export interface PresentedCredentials {
+interface PresentedCredentials {
   readonly cookie?: string | undefined
   readonly authorization?: string | undefined
 }
 
-export interface ClientInfo {
+interface ClientInfo {
   readonly ip: string
   readonly userAgent?: string | undefined
 }
@@ -97,7 +97,7 @@ interface PendingChallenge {
   readonly attempts: number
 }
 
-export interface MeView {
+interface MeView {
   readonly username: string
   readonly display_name: string
   readonly role: string
@@ -110,7 +110,7 @@ const nowMillis = Clock.currentTimeMillis
 const nowSeconds = Effect.map(nowMillis, (ms) => Math.floor(ms / 1000))
 
 /** The token a request carries: the `borealis_auth` cookie, else `Authorization: Bearer` (original order). */
-export const presentedToken = (cookies: Readonly<Record<string, string>>, authorization: string | undefined): string => {
+const presentedToken = (cookies: Readonly<Record<string, string>>, authorization: string | undefined): string => {
   const fromCookie = cookies[TOKEN_COOKIE] ?? ""
   if (fromCookie !== "") return fromCookie
   const header = authorization ?? ""

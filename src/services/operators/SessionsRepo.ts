@@ -13,9 +13,9 @@ import * as Row from "../../layers/sqlRows.ts"
 import { changes } from "../sqlResult.ts"
 
 /** A session lives at most this long … */
-export const SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600
+const SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600
 /** … and ends after this long without a request. */
-export const SESSION_IDLE_SECONDS = 24 * 3600
+const SESSION_IDLE_SECONDS = 24 * 3600
 /** `last_seen_at` is refreshed at most this often (a write per request would be wasteful). */
 const TOUCH_EVERY_SECONDS = 300
 

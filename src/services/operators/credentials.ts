@@ -13,10 +13,10 @@ export const DEFAULT_PASSWORD_SHA512 = sha512Hex("Password")
 const SHA512_HEX = /^[0-9a-f]{128}$/
 
 /** Longest username accepted anywhere (login, create): longer ones are refused before being logged. */
-export const MAX_USERNAME_LENGTH = 128
+const MAX_USERNAME_LENGTH = 128
 /** Longest plain password hashed for a login; the web UI sends a SHA-512 instead. */
 export const MAX_PASSWORD_LENGTH = 4096
-export const INVALID_USERNAME = "username is invalid"
+const INVALID_USERNAME = "username is invalid"
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
 
@@ -69,7 +69,7 @@ export const normaliseRole = (raw: string): Either.Either<Role, "invalid role"> 
 }
 
 /** The role an account's stored text grants; anything unrecognised grants the least. */
-export const roleOf = (stored: string): Role => {
+const roleOf = (stored: string): Role => {
   const normalised = normaliseRole(stored)
   return Either.isRight(normalised) && stored.trim() !== "" ? normalised.right : stored.trim() === "" ? "User" : "Viewer"
 }

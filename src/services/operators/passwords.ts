@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto"
 
 /** scrypt cost: N = 2^15, r = 8, p = 1 (32 MiB, ~0.1 s here), 16-byte salt, 32-byte key. */
-export const SCRYPT_PARAMS = { logN: 15, r: 8, p: 1, keyLength: 32, saltLength: 16 } as const
+const SCRYPT_PARAMS = { logN: 15, r: 8, p: 1, keyLength: 32, saltLength: 16 } as const
 
 const HASH_SHAPE = /^scrypt\$(\d{1,2})\$(\d{1,2})\$(\d{1,2})\$([A-Za-z0-9_-]{16,64})\$([A-Za-z0-9_-]{32,128})$/
 
@@ -33,8 +33,6 @@ const derive = (secret: string, salt: Buffer, logN: number, r: number, p: number
     scrypt(secret, salt, keyLength, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (error, key) =>
       resume(error === null ? Effect.succeed(key) : Effect.die(error)))
   })
-
-export const isPasswordHash = (stored: string): boolean => parse(stored) !== undefined
 
 /** `scrypt$<logN>$<r>$<p>$<salt>$<key>` of the presented credential. */
 export const hashPassword = (presented: string): Effect.Effect<string> =>

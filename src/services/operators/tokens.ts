@@ -10,9 +10,9 @@ import * as Option from "effect/Option"
 import { jwtVerify, SignJWT } from "jose"
 import { randomBytes } from "node:crypto"
 
-export const TOKEN_MAX_AGE_SECONDS = 30 * 24 * 3600
+const TOKEN_MAX_AGE_SECONDS = 30 * 24 * 3600
 
-export interface TokenClaims {
+interface TokenClaims {
   readonly username: string
   readonly role: string
   readonly userId: number

@@ -5,15 +5,15 @@ import * as Option from "effect/Option"
 import * as OTPAuth from "otpauth"
 import * as QRCode from "qrcode"
 
-export const TOTP_DIGITS = 6
-export const TOTP_PERIOD_SECONDS = 30
-export const TOTP_WINDOW = 1
+const TOTP_DIGITS = 6
+const TOTP_PERIOD_SECONDS = 30
+const TOTP_WINDOW = 1
 
 /** A fresh 160-bit secret, base32 (32 characters, like pyotp.random_base32). */
 export const generateSecret = (): string => new OTPAuth.Secret({ size: 20 }).base32
 
 /** Spaces removed and uppercased, as the original normalises stored secrets. */
-export const normaliseSecret = (secret: string): string => secret.replace(/\s+/g, "").toUpperCase()
+const normaliseSecret = (secret: string): string => secret.replace(/\s+/g, "").toUpperCase()
 
 const totpFor = (secret: string, username = "", issuer = "") =>
   new OTPAuth.TOTP({

@@ -17,9 +17,9 @@ export class SchedulerHealth extends Context.Tag("borealis/SchedulerHealth")<Sch
   readonly alive: Effect.Effect<boolean>
 }>() {}
 
-export type CheckState = "ok" | "unavailable" | "not_running"
+type CheckState = "ok" | "unavailable" | "not_running"
 
-export interface ReadinessReport {
+interface ReadinessReport {
   readonly status: "ready" | "unavailable" | "draining"
   readonly checks: Readonly<Record<string, CheckState>>
 }

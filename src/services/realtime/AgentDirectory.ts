@@ -12,7 +12,7 @@ import { AgentRegistry } from "./AgentRegistry.ts"
 import type { ProvisionRequest } from "./directoryRequests.ts"
 import { RealtimeOutbox } from "./RealtimeOutbox.ts"
 
-export interface AgentListEntry {
+interface AgentListEntry {
   readonly agent_id: string
   readonly hostname: string
   readonly agent_operating_system: string
