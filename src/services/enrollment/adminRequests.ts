@@ -10,7 +10,7 @@ import { approvalChoice, clampMaxUses, DEFAULT_MAX_USES, DEFAULT_TTL_HOURS } fro
 
 const present = (value: unknown) => value !== undefined && value !== null
 
-const count = (description: string) => Schema.UndefinedOr(Schema.Number).annotations({ description })
+const count = (description: string) => Schema.UndefinedOr(Schema.Number.annotations({ description }))
 
 /**
  * `ttl_hours` (alias `ttl`, default 1) and `max_uses` (alias `allowed_uses`, default 2, clamped to
@@ -30,7 +30,7 @@ export type CreateInstallCodeRequest = typeof CreateInstallCodeRequest.Type
 
 const resolution = (description: string) =>
   piece(
-    Schema.UndefinedOr(Schema.String).annotations({ description }),
+    Schema.UndefinedOr(Schema.String.annotations({ description })),
     // A non-string resolution asks for none (`""`); only a falsy `conflict_resolution` defers to the alias.
     (v) => Either.right(!pyTruthy(v) ? undefined : typeof v === "string" ? v : "")
   )
@@ -44,7 +44,7 @@ export const ApproveRequest = lenientRule(
     conflict_resolution: resolution("overwrite or coexist, when the hostname is held by another device"),
     resolution: resolution("alias of conflict_resolution"),
     guid: piece(
-      Schema.UndefinedOr(Schema.NullOr(Schema.String)).annotations({ description: "a GUID to bind the device to" }),
+      Schema.UndefinedOr(Schema.NullOr(Schema.String).annotations({ description: "a GUID to bind the device to" })),
       // Absent, null or "" is none; anything but a string is no GUID (null here, refused below).
       (v) => Either.right(!present(v) || v === "" ? undefined : typeof v === "string" ? v : null)
     )

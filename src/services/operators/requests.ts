@@ -26,7 +26,7 @@ export const LoginRequest = lenientRule(
       (value) => Either.right(pyText(value).toLowerCase())
     ),
     password: piece(
-      Schema.UndefinedOr(Schema.String).annotations({ description: "Plain password, hashed by the server when no hash is given" }),
+      Schema.UndefinedOr(Schema.String.annotations({ description: "Plain password, hashed by the server when no hash is given" })),
       read.stringOrUndefined
     )
   }, "LoginRequest"),
