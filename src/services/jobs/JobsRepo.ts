@@ -4,6 +4,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Row from "../../layers/sqlRows.ts"
@@ -531,4 +532,51 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("borealis/JobsRepo", {
       withTransaction: sql.withTransaction
     } as const
   })
-}) {}
+}) {
+  /**
+   * A test layer for the rules above the repository (ownership, recap acceptance, result reports):
+   * the test gives the queries its case needs; any other query dies naming itself, and transactions
+   * just run their effect.
+   */
+  static readonly Test = (queries: Partial<JobsRepoShape>): Layer.Layer<JobsRepo> => {
+    const missing = (name: string) => Effect.dieMessage(`JobsRepo.${name} is not part of this test`)
+    const unimplemented: JobsRepoShape = {
+      recordDispatchedPlaybook: () => missing("recordDispatchedPlaybook"),
+      reportRecap: () => missing("reportRecap"),
+      getRecap: () => missing("getRecap"),
+      listJobs: missing("listJobs"),
+      enabledSchedules: missing("enabledSchedules"),
+      getJob: () => missing("getJob"),
+      insertJob: () => missing("insertJob"),
+      updateJob: () => missing("updateJob"),
+      deleteJob: () => missing("deleteJob"),
+      latestOccurrences: missing("latestOccurrences"),
+      latestOccurrenceOf: () => missing("latestOccurrenceOf"),
+      occurrenceRuns: () => missing("occurrenceRuns"),
+      insertRun: () => missing("insertRun"),
+      getRun: () => missing("getRun"),
+      finishRun: () => missing("finishRun"),
+      markRunRunning: () => missing("markRunRunning"),
+      promotePendingRun: () => missing("promotePendingRun"),
+      expirePendingRun: () => missing("expirePendingRun"),
+      runningRuns: missing("runningRuns"),
+      timeOutRun: () => missing("timeOutRun"),
+      deleteRunsBefore: () => missing("deleteRunsBefore"),
+      runsSince: () => missing("runsSince"),
+      deleteRunsOlderThanOccurrence: () => missing("deleteRunsOlderThanOccurrence"),
+      insertActivity: () => missing("insertActivity"),
+      getActivity: () => missing("getActivity"),
+      updateActivity: () => missing("updateActivity"),
+      linkActivity: () => missing("linkActivity"),
+      runOfActivity: () => missing("runOfActivity"),
+      runActivityStatuses: () => missing("runActivityStatuses"),
+      activitiesOfRuns: () => missing("activitiesOfRuns"),
+      sitesByHost: missing("sitesByHost"),
+      withTransaction: (effect) => effect
+    }
+    return Layer.succeed(JobsRepo, JobsRepo.make({ ...unimplemented, ...queries }))
+  }
+}
+
+/** What JobsRepo provides (a test layer gives part of it). */
+type JobsRepoShape = Parameters<typeof JobsRepo.make>[0]
