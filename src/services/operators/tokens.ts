@@ -6,9 +6,12 @@
 // token lives exactly as long as that session, and logout, expiry or a password reset end both.
 // spec: config-bootstrap-tests.md §1.3 (OPAUTH)
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { jwtVerify, SignJWT } from "jose"
 import { randomBytes } from "node:crypto"
+import { field, piece } from "../lenientSchema.ts"
 
 const TOKEN_MAX_AGE_SECONDS = 30 * 24 * 3600
 
@@ -53,6 +56,45 @@ export const issueToken = (
     return { token, claims }
   })
 
+/** `value` when it is an `A`, else `fallback` (claims an older or foreign issuer may have left out). */
+const orElse = <A>(to: Schema.Schema<A>, is: (value: unknown) => value is A, fallback: A) =>
+  field(piece(to, (value) => Either.right(is(value) ? value : fallback)))
+
+const isNumber = (value: unknown): value is number => typeof value === "number"
+
+/**
+ * The payload of a verified token, decoded once per request: `u`, `uid`, `jti` and `sid` must be
+ * there (a token without its session, as minted before sessions bound tokens, is not accepted).
+ */
+const TokenPayload = Schema.transform(
+  Schema.Struct({
+    u: Schema.Trim.pipe(Schema.nonEmptyString()),
+    r: orElse(Schema.String, (v): v is string => typeof v === "string" && v !== "", "User"),
+    uid: Schema.Number,
+    ep: orElse(Schema.Number, isNumber, 0),
+    jti: Schema.String,
+    sid: Schema.String,
+    iat: orElse(Schema.Number, isNumber, 0),
+    exp: orElse(Schema.Number, isNumber, 0)
+  }),
+  Schema.typeSchema(Schema.Struct({
+    username: Schema.String,
+    role: Schema.String,
+    userId: Schema.Number,
+    epoch: Schema.Number,
+    jti: Schema.String,
+    sessionHash: Schema.String,
+    issuedAt: Schema.Number,
+    expiresAt: Schema.Number
+  })),
+  {
+    strict: true,
+    decode: (p) => ({ username: p.u, role: p.r, userId: p.uid, epoch: p.ep, jti: p.jti, sessionHash: p.sid, issuedAt: p.iat, expiresAt: p.exp }),
+    encode: (c) => ({ u: c.username, r: c.role, uid: c.userId, ep: c.epoch, jti: c.jti, sid: c.sessionHash, iat: c.issuedAt, exp: c.expiresAt })
+  }
+)
+const claimsOf = Schema.decodeUnknownOption(TokenPayload)
+
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
 /**
@@ -65,23 +107,7 @@ export const verifyToken = (key: Uint8Array, token: string): Effect.Effect<Optio
   return Effect.tryPromise(() =>
     jwtVerify(candidate, key, { algorithms: ["HS256"], maxTokenAge: TOKEN_MAX_AGE_SECONDS, requiredClaims: ["jti", "iat", "exp"] })
   ).pipe(
-    Effect.map(({ payload }) => {
-      const { u, r, uid, ep, jti, sid, iat, exp } = payload as Record<string, unknown>
-      // A token without its session (as minted before sessions bound tokens) is not accepted.
-      if (typeof u !== "string" || u.trim() === "" || typeof uid !== "number" || typeof jti !== "string" || typeof sid !== "string") {
-        return Option.none()
-      }
-      return Option.some<TokenClaims>({
-        username: u.trim(),
-        role: typeof r === "string" && r !== "" ? r : "User",
-        userId: uid,
-        epoch: typeof ep === "number" ? ep : 0,
-        jti,
-        sessionHash: sid,
-        issuedAt: typeof iat === "number" ? iat : 0,
-        expiresAt: typeof exp === "number" ? exp : 0
-      })
-    }),
+    Effect.map(({ payload }): Option.Option<TokenClaims> => claimsOf(payload)),
     Effect.orElseSucceed(() => Option.none())
   )
 }
