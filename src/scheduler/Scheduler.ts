@@ -52,7 +52,7 @@ import { serverTimeZone } from "../services/jobs/schedule/timeZone.ts"
 /** Without an expiration window, how long a run may stay Running before it is Timed Out. */
 export const LOST_RESULT_SECONDS = 3600 + 600
 export const LOST_RESULT_ERROR = "No result from the agent"
-export const DEVICE_OFFLINE = "Device offline"
+const DEVICE_OFFLINE = "Device offline"
 /** Due jobs processed at once (their library reads overlap; SQL is serialised anyway). */
 const JOB_CONCURRENCY = 4
 /**

@@ -30,19 +30,19 @@ import {
 import { DEFAULT_EXTENSION, defaultTypeFor, type Island, islandNamed, islandOfDirectory } from "./islands.ts"
 
 const bad = (error: string) => new BadRequest({ error })
-export const INVALID_ISLAND = "invalid island"
-export const INVALID_PATH = "invalid path"
-export const PATH_REQUIRED = "path required"
-export const INVALID_KIND = "invalid kind"
-export const INVALID_DESTINATION = "invalid destination"
-export const CANNOT_DELETE_ROOT = "cannot delete root"
-export const NEW_NAME_REQUIRED = "new_name required"
-export const INVALID_WORKFLOW = "invalid content for workflow"
+const INVALID_ISLAND = "invalid island"
+const INVALID_PATH = "invalid path"
+const PATH_REQUIRED = "path required"
+const INVALID_KIND = "invalid kind"
+const INVALID_DESTINATION = "invalid destination"
+const CANNOT_DELETE_ROOT = "cannot delete root"
+const NEW_NAME_REQUIRED = "new_name required"
+const INVALID_WORKFLOW = "invalid content for workflow"
 const fileNotFound = () => new NotFound({ error: "file not found" })
 const folderNotFound = () => new NotFound({ error: "folder not found" })
 const destinationExists = () => new Conflict({ error: "destination exists" })
 
-export interface ScriptListItem {
+interface ScriptListItem {
   readonly file_name: string
   readonly rel_path: string
   readonly type: string
@@ -55,7 +55,7 @@ export interface ScriptListItem {
   readonly last_edited_epoch: number
 }
 
-export interface WorkflowListItem {
+interface WorkflowListItem {
   readonly file_name: string
   readonly rel_path: string
   readonly type: "workflow"
@@ -81,7 +81,7 @@ export interface MutationResult {
   readonly rel_path?: string
 }
 
-export interface CreateRequest {
+interface CreateRequest {
   readonly island: string
   readonly kind: string
   readonly path: string
@@ -89,14 +89,14 @@ export interface CreateRequest {
   readonly type?: string | undefined
 }
 
-export interface EditRequest {
+interface EditRequest {
   readonly island: string
   readonly path: string
   readonly content?: unknown
   readonly type?: string | undefined
 }
 
-export interface RenameRequest {
+interface RenameRequest {
   readonly island: string
   readonly kind: string
   readonly path: string
@@ -104,14 +104,14 @@ export interface RenameRequest {
   readonly type?: string | undefined
 }
 
-export interface MoveRequest {
+interface MoveRequest {
   readonly island: string
   readonly path: string
   readonly new_path: string
   readonly kind?: string | undefined
 }
 
-export interface DeleteRequest {
+interface DeleteRequest {
   readonly island: string
   readonly path: string
   readonly kind: string
@@ -128,7 +128,7 @@ const suffix = (fileName: string): string => {
 
 const pad = (n: number) => String(n).padStart(2, "0")
 /** `time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t))`. */
-export const localTimestamp = (epochMs: number): string => {
+const localTimestamp = (epochMs: number): string => {
   const d = new Date(epochMs)
   return `${String(d.getFullYear()).padStart(4, "0")}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${
     pad(d.getMinutes())

@@ -69,7 +69,7 @@ export const staysInside = (root: string, abs: string): Effect.Effect<boolean> =
     return true
   })
 
-export type EntryKind = "file" | "directory" | "missing" | "other"
+type EntryKind = "file" | "directory" | "missing" | "other"
 
 /** What is at `abs`, following symbolic links. */
 export const entryKind = (abs: string): Effect.Effect<EntryKind> =>

@@ -5,7 +5,7 @@ import { field, isRecord, type JsonRecord, pyInt, pyStr, pyText, pyTruthy } from
 import { decodeBase64Text, decodeScriptContent, isBase64Hint, toLf } from "./scriptText.ts"
 
 export const ASSEMBLY_TYPES = ["powershell", "batch", "bash", "ansible"] as const
-export const VARIABLE_TYPES = ["string", "number", "boolean", "credential"] as const
+const VARIABLE_TYPES = ["string", "number", "boolean", "credential"] as const
 
 export interface AssemblyVariable {
   readonly name: string
@@ -23,7 +23,7 @@ export interface AssemblyFile {
   readonly data: string
 }
 
-export interface DispatchDocument {
+interface DispatchDocument {
   readonly name: string
   readonly description: string
   readonly category: string

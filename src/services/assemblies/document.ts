@@ -15,13 +15,13 @@ import {
 import { field, isRecord, type JsonRecord, pyInt, pyStr, pyTruthy } from "../pyValues.ts"
 import { encodeScriptContent, toLf } from "./scriptText.ts"
 
-export interface AssemblySites {
+interface AssemblySites {
   readonly mode: "all" | "specific"
   readonly values: ReadonlyArray<string>
 }
 
 /** The canonical document (script decoded); key order is the stored file's. */
-export interface AssemblyDocument {
+interface AssemblyDocument {
   readonly version: number
   readonly name: string
   readonly description: string
@@ -38,7 +38,7 @@ export interface AssemblyDocument {
 
 const isAssemblyType = (value: string): boolean => (ASSEMBLY_TYPES as ReadonlyArray<string>).includes(value)
 
-export const emptyDocument = (defaultType: string): AssemblyDocument => ({
+const emptyDocument = (defaultType: string): AssemblyDocument => ({
   version: 1,
   name: "",
   description: "",

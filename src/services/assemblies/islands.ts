@@ -1,7 +1,7 @@
 // The library's islands: each a top-level folder of the Assemblies root with its own file kinds.
 // Request names and aliases as the original accepted them (case-insensitive, trimmed).
 
-export type IslandKey = "workflows" | "scripts" | "ansible"
+type IslandKey = "workflows" | "scripts" | "ansible"
 
 export interface Island {
   readonly key: IslandKey
@@ -11,7 +11,7 @@ export interface Island {
   readonly extensions: ReadonlyArray<string>
 }
 
-export const ISLANDS: Readonly<Record<IslandKey, Island>> = {
+const ISLANDS: Readonly<Record<IslandKey, Island>> = {
   workflows: { key: "workflows", directory: "Workflows", extensions: [".json"] },
   scripts: { key: "scripts", directory: "Scripts", extensions: [".json", ".ps1", ".bat", ".sh"] },
   ansible: { key: "ansible", directory: "Ansible_Playbooks", extensions: [".json", ".yml"] }

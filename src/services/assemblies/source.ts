@@ -5,7 +5,7 @@
 export const MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 
 /** A file the reader refused to load because of its size. */
-export interface SourceTooLarge {
+interface SourceTooLarge {
   readonly _tag: "TooLarge"
   readonly bytes: number
 }

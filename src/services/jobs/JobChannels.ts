@@ -28,7 +28,7 @@ export interface ActivityChange {
   readonly status?: string
 }
 
-export interface JobChannelsShape {
+interface JobChannelsShape {
   /** Lower-cased hostnames online now (live agent socket, or REST heartbeat ≤ 300 s). */
   readonly onlineHostnames: Effect.Effect<ReadonlySet<string>>
   /** Who a hostname's deliveries go to: the enrolled device holding it (by GUID), else anonymous claimants. */

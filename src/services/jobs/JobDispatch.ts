@@ -28,14 +28,14 @@ import { field, isRecord } from "../pyValues.ts"
 import type { QuickRun } from "./requests.ts"
 import { nowSeconds } from "./time.ts"
 
-export const SIGNER_UNAVAILABLE = "script signer unavailable; cannot dispatch payload"
-export const NOTHING_DISPATCHED = "No runnable activities were dispatched"
-export const CREDENTIAL_REQUIRED = "Credential required for remote execution"
-export const SERVER_ANSIBLE_UNAVAILABLE = "Server-side Ansible runner is not configured"
+const SIGNER_UNAVAILABLE = "script signer unavailable; cannot dispatch payload"
+const NOTHING_DISPATCHED = "No runnable activities were dispatched"
+const CREDENTIAL_REQUIRED = "Credential required for remote execution"
+const SERVER_ANSIBLE_UNAVAILABLE = "Server-side Ansible runner is not configured"
 
 const REMOTE_MODES = new Set(["ssh", "winrm"])
 
-export interface RunDispatch {
+interface RunDispatch {
   readonly jobId: number
   readonly runId: number
   readonly scheduleType: string
@@ -47,7 +47,7 @@ export interface RunDispatch {
   readonly credentialId: number | null
 }
 
-export interface RunDispatchOutcome {
+interface RunDispatchOutcome {
   /** Activities an agent socket took. */
   readonly dispatched: number
   /** Set when the run was finished as Failed because nothing could be dispatched. */

@@ -26,9 +26,9 @@ import type { AnsibleRecap, EchoedContext, JobReport } from "./requests.ts"
 import { nowSeconds } from "./time.ts"
 
 /** Output kept per activity stream; more is cut (with a note) so one report cannot bloat the database. */
-export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024
+const MAX_OUTPUT_CHARS = 8 * 1024 * 1024
 /** A recap's text and JSON are kept up to this size (more text is cut with a note; larger JSON is dropped). */
-export const MAX_RECAP_CHARS = 256 * 1024
+const MAX_RECAP_CHARS = 256 * 1024
 /** Recap reports per client address per minute (they need no credentials, as the agent's role sends them). */
 export const RECAP_LIMIT = { limit: 120, windowSeconds: 60 } as const
 
@@ -38,13 +38,13 @@ export type Reporter =
   | { readonly _tag: "Anonymous" }
 
 /** Who posted a recap: the real client address, and the device its token proves, if it sent one. */
-export interface RecapSender {
+interface RecapSender {
   readonly clientIp: string
   readonly deviceGuid: Option.Option<string>
 }
 
 /** What became of a job report: `unknown` when no activity has its `job_id`. */
-export type ReportOutcome = "updated" | "unknown" | "refused" | "stale"
+type ReportOutcome = "updated" | "unknown" | "refused" | "stale"
 
 const KNOWN_STATUSES = ["Success", "Failed", "Running", "Pending", "Queued", "Expired", "Timed Out", "Skipped", "Cancelled", "Warning"]
 const byLower = new Map(KNOWN_STATUSES.map((s) => [s.toLowerCase(), s]))
@@ -70,7 +70,7 @@ const capped = cappedAt(MAX_OUTPUT_CHARS)
 const cappedRecap = cappedAt(MAX_RECAP_CHARS)
 
 /** May this reporter settle this activity? Its dispatched device only; rows from before devices were recorded, by hostname. */
-export const mayReport = (reporter: Reporter, activity: { readonly device_guid: string | null; readonly hostname: string | null }): boolean => {
+const mayReport = (reporter: Reporter, activity: { readonly device_guid: string | null; readonly hostname: string | null }): boolean => {
   if (activity.device_guid !== null) return reporter._tag === "Device" && reporter.guid === activity.device_guid
   // A row without a device (a pre-token agent's, or written before this was recorded).
   return reporter._tag === "Anonymous" || hostnameKey(activity.hostname ?? "") === hostnameKey(reporter.hostname)

@@ -13,10 +13,10 @@ import { decodeScriptContent, encodeScriptContent, toLf } from "../assemblies/sc
 import { MAX_SCRIPT_BYTES, type SourceLookup } from "../assemblies/source.ts"
 import { collectAnsibleOverrides, collectScriptOverrides, prepareVariableContext, rewritePowershellScript } from "./variables.ts"
 
-export const SCRIPTS_ISLAND = "Scripts"
-export const ANSIBLE_ISLAND = "Ansible_Playbooks"
+const SCRIPTS_ISLAND = "Scripts"
+const ANSIBLE_ISLAND = "Ansible_Playbooks"
 
-export type ComponentKind = "script" | "ansible"
+type ComponentKind = "script" | "ansible"
 
 /**
  * A component path → its path under the Assemblies root: backslashes become `/`, empty and `.`
@@ -34,7 +34,7 @@ export const normaliseComponentPath = (kind: ComponentKind, raw: string): string
 }
 
 /** `type` of a component, lower-cased (`script` | `ansible` are dispatched; workflows are not). */
-export const componentKind = (component: JsonRecord): string => pyText(field(component, "type")).toLowerCase()
+const componentKind = (component: JsonRecord): string => pyText(field(component, "type")).toLowerCase()
 
 const rawComponentPath = (component: JsonRecord, kind: ComponentKind): string => {
   const keys = kind === "ansible" ? ["path", "playbook_path", "script_path"] : ["path", "script_path"]
@@ -102,7 +102,7 @@ export interface AnsibleManifest {
 
 export type ComponentManifest = ScriptManifest | AnsibleManifest
 
-export type ComponentSkipReason =
+type ComponentSkipReason =
   | "unsupported_component_type"
   | "missing_path"
   | "invalid_path"
@@ -110,7 +110,7 @@ export type ComponentSkipReason =
   | "too_large"
   | "unsupported_script_type"
 
-export interface ComponentSkip {
+interface ComponentSkip {
   readonly index: number
   readonly kind: string
   /** The normalised path when there is one, else the path as given. */
@@ -120,11 +120,11 @@ export interface ComponentSkip {
   readonly message: string
 }
 
-export type PreparedComponent =
+type PreparedComponent =
   | { readonly _tag: "Ready"; readonly manifest: ComponentManifest }
   | { readonly _tag: "Skipped"; readonly skip: ComponentSkip }
 
-export interface FabricatorOptions {
+interface FabricatorOptions {
   readonly maxScriptBytes?: number | undefined
 }
 

@@ -8,10 +8,10 @@ import { runModeOf } from "./fabricator.ts"
 import type { JsonRecord } from "../pyValues.ts"
 
 /** Detached signature of `bytes`, base64: `KeyMaterial.scriptSigner`'s `sign`. */
-export type SignBytes = (bytes: Uint8Array) => string
+type SignBytes = (bytes: Uint8Array) => string
 
 /** `context` of a scheduled run, echoed back by agents in `quick_job_result`. */
-export type ScheduledRunContext = {
+type ScheduledRunContext = {
   readonly scheduled_job_id: number
   readonly scheduled_job_run_id: number
   readonly scheduled_ts: number
@@ -33,7 +33,7 @@ export const scheduledRunContext = (
   }
 }
 
-export interface QuickJobRunPayload {
+interface QuickJobRunPayload {
   /** The `activity_history.id` of this dispatch (not the scheduled job id). */
   readonly job_id: number
   readonly target_hostname: string
@@ -55,7 +55,7 @@ export interface QuickJobRunPayload {
   readonly context?: Readonly<Record<string, unknown>>
 }
 
-export interface QuickJobRunInput {
+interface QuickJobRunInput {
   readonly activityId: number
   readonly hostname: string
   readonly script: ScriptManifest
@@ -118,7 +118,7 @@ export const verifyQuickJobRun = (
   }
 }
 
-export interface AnsiblePlaybookRunPayload {
+interface AnsiblePlaybookRunPayload {
   readonly run_id: string
   readonly target_hostname: string
   readonly playbook_name: string

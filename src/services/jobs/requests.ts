@@ -27,13 +27,13 @@ const MAX_RUN_ID_CHARS = 128
 export const RUN_ID_REQUIRED = "run_id is required"
 export const MISSING_QUICK_RUN_FIELDS = "Missing script_path or hostnames[]"
 /** Hosts one quick run may address (each gets its own activity row and payload). */
-export const MAX_QUICK_RUN_HOSTS = 10_000
+const MAX_QUICK_RUN_HOSTS = 10_000
 
 const ok = Either.right
 const no = Either.left
 
 /** A reading whose check a rule judges later, in the spec's order: the value, or the wire code it fails with. */
-export type Judged<A> = Either.Either<A, string>
+type Judged<A> = Either.Either<A, string>
 
 /** What the OpenAPI document shows for a field: the wire shape, not the typed reading. */
 const wireDoc = (wire: Schema.Schema.Any): object => {
@@ -161,7 +161,7 @@ const readStart: Reader<number | string> = (value) =>
 const Start = Schema.NullOr(Schema.Union(Schema.String, Schema.Number)).annotations({ description: "ISO-8601 (no offset: wall time in the job's zone) or epoch seconds" })
 
 /** `schedule`: `{type, start}` (a non-object reads as `{}`); each used only when truthy. */
-export interface ScheduleField {
+interface ScheduleField {
   readonly type: Judged<string> | undefined
   readonly start: Judged<number | string> | undefined
 }
@@ -178,7 +178,7 @@ const scheduleField = ifPresent(
 )
 
 /** `duration`: `{stopAfterEnabled, expiration}` (a non-object reads as `{}`). */
-export interface DurationField {
+interface DurationField {
   readonly stopAfterEnabled: boolean
   /** Used only when truthy (else the top-level `expiration`). */
   readonly expiration: Judged<string> | undefined

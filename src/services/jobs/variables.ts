@@ -96,7 +96,7 @@ export const collectScriptOverrides = (component: JsonRecord): ReadonlyMap<strin
 /** Overrides for an Ansible component: as for scripts, but `variable_values` wins (legacy order). */
 export const collectAnsibleOverrides = (component: JsonRecord): ReadonlyMap<string, unknown> => collectOverrides(component, false)
 
-export interface VariableContext {
+interface VariableContext {
   /** NAME → string, what the agent puts in the script's environment (with aliases). */
   readonly environment: Readonly<Record<string, string>>
   /** The variables as sent to the agent: definitions (with `value` when overridden) + extras. */

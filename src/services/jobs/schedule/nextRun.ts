@@ -29,7 +29,7 @@ export const SCHEDULE_TYPES = [
   "yearly"
 ] as const
 
-export type ScheduleType = (typeof SCHEDULE_TYPES)[number]
+type ScheduleType = (typeof SCHEDULE_TYPES)[number]
 
 export const isScheduleType = (value: string): value is ScheduleType => (SCHEDULE_TYPES as ReadonlyArray<string>).includes(value)
 
@@ -49,7 +49,7 @@ export interface ScheduleOptions {
   readonly defaultTimeZone?: string | undefined
 }
 
-export type ScheduleProblem = "unknown_schedule_type" | "missing_start" | "invalid_timezone"
+type ScheduleProblem = "unknown_schedule_type" | "missing_start" | "invalid_timezone"
 
 /** Operator-facing text for each problem (for REST validation errors and logs). */
 export const SCHEDULE_PROBLEM_MESSAGES: Readonly<Record<ScheduleProblem, string>> = {
@@ -183,7 +183,7 @@ const calendarLocal = (anchor: LocalDateTime, unit: "day" | "week" | "month" | "
 }
 
 /** Slot `n` (n ≥ 0) of a recurring schedule; slot 0 is the start itself. Strictly increasing in n. */
-export const slotAt = (schedule: Recurring, n: number): number => {
+const slotAt = (schedule: Recurring, n: number): number => {
   if (n <= 0) return schedule.startTs
   const { recurrence } = schedule
   if (recurrence._tag === "Interval") return schedule.startTs + n * recurrence.seconds
@@ -269,7 +269,7 @@ export const nextRunTs = (
 }
 
 /** {@link nextRunTs} on an already compiled schedule. */
-export const nextRunOf = (schedule: CompiledSchedule, lastOccurrenceTs: number | null | undefined, nowTs: number): number | null => {
+const nextRunOf = (schedule: CompiledSchedule, lastOccurrenceTs: number | null | undefined, nowTs: number): number | null => {
   const now = floorMinute(nowTs)
   const last = toNullableMinute(lastOccurrenceTs)
   switch (schedule._tag) {
@@ -289,7 +289,7 @@ export interface LatestOccurrence {
   readonly complete: boolean
 }
 
-export type OccurrenceDecision =
+type OccurrenceDecision =
   /** Work on this occurrence now: create missing run rows for it (one per target, at most once). */
   | { readonly _tag: "Due"; readonly occurrenceTs: number; readonly reason: "first" | "next" | "continue" }
   /** Nothing to do this tick. */
@@ -300,7 +300,7 @@ export type OccurrenceDecision =
   /** The stored schedule cannot fire (unknown type, no start, unknown zone); log it. */
   | { readonly _tag: "Invalid"; readonly problem: ScheduleProblem }
 
-export interface OccurrenceQuery {
+interface OccurrenceQuery {
   readonly schedule: JobSchedule
   readonly latest: LatestOccurrence | null
   /** The job's `created_at`: the occurrence of an `immediately` job. */

@@ -4,7 +4,7 @@
 // ranks Failed because Failed is terminal here)
 import { type JobSchedule, nextRunTs, type ScheduleOptions } from "./nextRun.ts"
 
-export interface ResultCounts {
+interface ResultCounts {
   readonly pending: number
   readonly running: number
   readonly success: number
@@ -15,7 +15,7 @@ export interface ResultCounts {
   readonly total_targets: number
 }
 
-export interface JobSummary {
+interface JobSummary {
   readonly last_run_ts: number | null
   readonly last_status: string
   readonly latest_occurrence: number | null

@@ -147,7 +147,7 @@ const fromWallSeconds = (wall: number): LocalDateTime => {
 }
 
 /** The wall-clock reading as plain seconds ("local time as if it were UTC"). */
-export const wallSeconds = (local: LocalDateTime): number =>
+const wallSeconds = (local: LocalDateTime): number =>
   daysFromCivil(local.year, local.month, local.day) * DAY + local.hour * 3600 + local.minute * 60
 
 /** What a wall clock in `zoneId` shows at `epochSeconds` (seconds dropped). */
