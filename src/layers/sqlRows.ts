@@ -66,20 +66,27 @@ export const Nullable = Schema.NullOr
 /** `count(*) AS n` and friends. */
 export const CountRow = Schema.Struct({ n: Num })
 
+const isNumber = (value: unknown) => typeof value === "number"
+const isString = (value: unknown) => typeof value === "string"
+const isBoolean = (value: unknown) => typeof value === "boolean"
+
 /** A plain test that a column value already has the decoded type (the common SQLite case). */
 const decodedTest = (ast: SchemaAST.AST): ((value: unknown) => boolean) => {
   switch (ast._tag) {
     case "NumberKeyword":
-      return (value) => typeof value === "number"
+      return isNumber
     case "StringKeyword":
-      return (value) => typeof value === "string"
+      return isString
     case "BooleanKeyword":
-      return (value) => typeof value === "boolean"
+      return isBoolean
     case "Literal": {
       const literal = ast.literal
       return (value) => value === literal
     }
     case "Union": {
+      const [first, second, ...rest] = ast.types.map(decodedTest)
+      // NULL-able columns, the common union, without a loop
+      if (first !== undefined && second !== undefined && rest.length === 0) return (value) => first(value) || second(value)
       const members = ast.types.map(decodedTest)
       return (value) => members.some((test) => test(value))
     }
@@ -98,12 +105,19 @@ const decodedTest = (ast: SchemaAST.AST): ((value: unknown) => boolean) => {
  */
 export const BulkRows = <Fields extends Readonly<Record<string, Schema.Schema.AnyNoContext>>>(row: Schema.Struct<Fields>) => {
   const rows = Schema.Array(row)
-  const tests = Object.entries(row.fields).map(([name, column]) => [name, decodedTest(Schema.typeSchema(column).ast)] as const)
+  const names = Object.keys(row.fields)
+  const tests = Object.values(row.fields).map((column) => decodedTest(Schema.typeSchema(column).ast))
   const alreadyDecoded = (value: unknown): value is ReadonlyArray<Schema.Struct.Type<Fields>> => {
     if (!Array.isArray(value)) return false
-    for (const item of value) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
       if (typeof item !== "object" || item === null) return false
-      for (const [name, test] of tests) if (!test((item as Record<string, unknown>)[name])) return false
+      const columns = item as Record<string, unknown>
+      for (let c = 0; c < names.length; c++) {
+        const test = tests[c]
+        const name = names[c]
+        if (test === undefined || name === undefined || !test(columns[name])) return false
+      }
     }
     return true
   }
