@@ -66,33 +66,32 @@ export const Nullable = Schema.NullOr
 /** `count(*) AS n` and friends. */
 export const CountRow = Schema.Struct({ n: Num })
 
-const isNumber = (value: unknown) => typeof value === "number"
-const isString = (value: unknown) => typeof value === "string"
-const isBoolean = (value: unknown) => typeof value === "boolean"
+/**
+ * How to tell that a column value already has its decoded type (the common SQLite case): a `typeof`
+ * answer, NULL allowed or not; any other column type is tested with `Schema.is`.
+ */
+interface DecodedColumn {
+  readonly name: string
+  readonly type: "number" | "string" | "boolean" | undefined
+  readonly nullable: boolean
+  readonly is: (value: unknown) => boolean
+}
 
-/** A plain test that a column value already has the decoded type (the common SQLite case). */
-const decodedTest = (ast: SchemaAST.AST): ((value: unknown) => boolean) => {
-  switch (ast._tag) {
-    case "NumberKeyword":
-      return isNumber
-    case "StringKeyword":
-      return isString
-    case "BooleanKeyword":
-      return isBoolean
-    case "Literal": {
-      const literal = ast.literal
-      return (value) => value === literal
-    }
-    case "Union": {
-      const [first, second, ...rest] = ast.types.map(decodedTest)
-      // NULL-able columns, the common union, without a loop
-      if (first !== undefined && second !== undefined && rest.length === 0) return (value) => first(value) || second(value)
-      const members = ast.types.map(decodedTest)
-      return (value) => members.some((test) => test(value))
-    }
-    default:
-      return Schema.is(Schema.make(ast))
+const keywordType = (ast: SchemaAST.AST): DecodedColumn["type"] =>
+  ast._tag === "NumberKeyword" ? "number" : ast._tag === "StringKeyword" ? "string" : ast._tag === "BooleanKeyword" ? "boolean" : undefined
+
+const decodedColumn = (name: string, ast: SchemaAST.AST): DecodedColumn => {
+  const is = Schema.is(Schema.make(ast))
+  const plain = keywordType(ast)
+  if (plain !== undefined) return { name, type: plain, nullable: false, is }
+  if (ast._tag === "Union" && ast.types.length === 2) {
+    const [a, b] = ast.types
+    const isNull = (member: SchemaAST.AST | undefined) => member?._tag === "Literal" && member.literal === null
+    const other = isNull(a) ? b : isNull(b) ? a : undefined
+    const type = other === undefined ? undefined : keywordType(other)
+    if (type !== undefined) return { name, type, nullable: true, is }
   }
+  return { name, type: undefined, nullable: false, is }
 }
 
 /**
@@ -105,18 +104,21 @@ const decodedTest = (ast: SchemaAST.AST): ((value: unknown) => boolean) => {
  */
 export const BulkRows = <Fields extends Readonly<Record<string, Schema.Schema.AnyNoContext>>>(row: Schema.Struct<Fields>) => {
   const rows = Schema.Array(row)
-  const names = Object.keys(row.fields)
-  const tests = Object.values(row.fields).map((column) => decodedTest(Schema.typeSchema(column).ast))
+  const columns = Object.entries(row.fields).map(([name, column]) => decodedColumn(name, Schema.typeSchema(column).ast))
   const alreadyDecoded = (value: unknown): value is ReadonlyArray<Schema.Struct.Type<Fields>> => {
     if (!Array.isArray(value)) return false
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i]
       if (typeof item !== "object" || item === null) return false
-      const columns = item as Record<string, unknown>
-      for (let c = 0; c < names.length; c++) {
-        const test = tests[c]
-        const name = names[c]
-        if (test === undefined || name === undefined || !test(columns[name])) return false
+      const record = item as Record<string, unknown>
+      for (let c = 0; c < columns.length; c++) {
+        const column = columns[c]
+        if (column === undefined) continue
+        const cell = record[column.name]
+        const decoded = column.type === undefined
+          ? column.is(cell)
+          : typeof cell === column.type || (cell === null && column.nullable)
+        if (!decoded) return false
       }
     }
     return true

@@ -22,6 +22,13 @@ describe("BulkRows", () => {
     ])
   })
 
+  it("columns of other types are tested with the row schema's own test", () => {
+    const decodeBlobs = Schema.decodeUnknownEither(Row.BulkRows(Schema.Struct({ id: Row.Num, blob: Row.Nullable(Row.Bytes) })))
+    const rows = [{ id: 1, blob: new Uint8Array([1]) }, { id: 2, blob: null }]
+    expect(Either.getOrThrow(decodeBlobs(rows))).toBe(rows)
+    expect(Either.isLeft(decodeBlobs([{ id: 1, blob: "x" }]))).toBe(true)
+  })
+
   it("refuses what the row schema refuses", () => {
     expect(Either.isLeft(decode([{ id: "seven", name: "a", enabled: true, at: "x" }]))).toBe(true)
     expect(Either.isLeft(decode([{ id: 1, name: 5, enabled: true, at: "x" }]))).toBe(true)
