@@ -9,6 +9,7 @@ import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
 import { isRecord, type JsonRecord, pyInt, pyStrOrEmpty, pyText, pyTruthy } from "./pyValues.ts"
 
 /** How a piece reads one value: `Right` the typed value, `Left` the wire code it fails with. */
@@ -124,6 +125,18 @@ export const lenientRule = <A, I, B>(struct: Schema.Schema<A, I>, to: Schema.Sch
       }),
     encode: (value, _, ast) => ParseResult.fail(new ParseResult.Forbidden(ast, value, "a request body is only decoded"))
   })
+
+/**
+ * A lenient body's OpenAPI document listing `keys` as required: fields whose pieces accept absence
+ * (they read it as empty) but that the service then requires, so the document says what a client
+ * must send. Decoding is unchanged.
+ */
+export const documentRequired = <S extends Schema.Schema.Any>(schema: S, keys: ReadonlyArray<string>): S => {
+  const doc = Option.getOrElse(SchemaAST.getJSONSchemaAnnotation(schema.ast), () => ({}))
+  // the identifier is set again: the document names a re-annotated schema only when it is
+  const identifier = Option.getOrUndefined(SchemaAST.getIdentifierAnnotation(schema.ast))
+  return schema.annotations({ ...(identifier === undefined ? {} : { identifier }), jsonSchema: { ...doc, required: keys } }) as S
+}
 
 /** The wire code of a failed decode: the message of its first issue. */
 export const wireCode = (error: ParseResult.ParseError): string =>

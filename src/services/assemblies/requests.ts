@@ -4,7 +4,7 @@
 // answers each case itself (invalid island, path required, invalid kind…), in its own order.
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { lenientStruct, piece, read } from "../lenientSchema.ts"
+import { documentRequired, lenientStruct, piece, read } from "../lenientSchema.ts"
 
 const trimmed = (value: unknown): string => (typeof value === "string" ? value.trim() : "")
 
@@ -14,10 +14,18 @@ const island = text("workflows | scripts | ansible (aliases: workflow, script, a
 const path = text("a path inside the island (`/`-separated)")
 const kind = piece(Schema.String.annotations({ description: "file | folder" }), (value) => Either.right(trimmed(value).toLowerCase()))
 const content = piece(Schema.Unknown.annotations({ description: "the document: an object or its JSON text" }), (value) => Either.right(value))
-const type = piece(Schema.UndefinedOr(Schema.String).annotations({ description: "script type hint (powershell, bash, …)" }), read.stringOrUndefined)
+// the description sits on the string: the document leaves the undefined member out, and its annotations with it
+const type = piece(Schema.UndefinedOr(Schema.String.annotations({ description: "script type hint (powershell, bash, …)" })), read.stringOrUndefined)
 
-export const AssemblyCreate = lenientStruct({ island, kind, path, content, type }, "AssemblyCreate")
-export const AssemblyEdit = lenientStruct({ island, path, content, type }, "AssemblyEdit")
-export const AssemblyRename = lenientStruct({ island, kind, path, new_name: text("the new name (a file gets `.json` when it has no extension)"), type }, "AssemblyRename")
-export const AssemblyMove = lenientStruct({ island, path, new_path: text("the destination (into an existing folder keeps the name)"), kind }, "AssemblyMove")
-export const AssemblyDelete = lenientStruct({ island, path, kind }, "AssemblyDelete")
+// Required in the document: the library refuses a body without them (invalid island, path required…).
+export const AssemblyCreate = documentRequired(lenientStruct({ island, kind, path, content, type }, "AssemblyCreate"), ["island", "kind", "path"])
+export const AssemblyEdit = documentRequired(lenientStruct({ island, path, content, type }, "AssemblyEdit"), ["island", "path"])
+export const AssemblyRename = documentRequired(
+  lenientStruct({ island, kind, path, new_name: text("the new name (a file gets `.json` when it has no extension)"), type }, "AssemblyRename"),
+  ["island", "kind", "path", "new_name"]
+)
+export const AssemblyMove = documentRequired(
+  lenientStruct({ island, path, new_path: text("the destination (into an existing folder keeps the name)"), kind }, "AssemblyMove"),
+  ["island", "path", "new_path"]
+)
+export const AssemblyDelete = documentRequired(lenientStruct({ island, path, kind }, "AssemblyDelete"), ["island", "path", "kind"])

@@ -10,10 +10,8 @@
 // them in the spec's order. spec: realtime-jobs.md §4.1, §5.2, §5.3 (HTTP); §2.3, §2.4 (socket)
 import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as SchemaAST from "effect/SchemaAST"
-import { checked, Lenient, lenientStruct, piece, read, type Reader } from "../lenientSchema.ts"
+import { checked, documentRequired, Lenient, lenientStruct, piece, read, type Reader } from "../lenientSchema.ts"
 import { field, isRecord, type JsonRecord, pyInt, pyText, pyTruthy } from "../pyValues.ts"
 import { componentSourcePath, runModeOf } from "./fabricator.ts"
 import { SCHEDULE_PROBLEM_MESSAGES } from "./schedule/nextRun.ts"
@@ -62,14 +60,6 @@ const judgedWhenTruthy = <A>(wire: Schema.Schema<A>, reader: Reader<A>): Schema.
 /** A field that may be absent (`undefined`); when present, `reader` reads it (and never fails). */
 const ifPresent = <A>(typed: Schema.Schema<A>, reader: (value: unknown) => A): Schema.Schema<A | undefined, unknown> =>
   piece(Schema.UndefinedOr(typed), (value) => ok(value === undefined ? undefined : reader(value)))
-
-/** The OpenAPI document of a lenient body, listing `keys` as required (a rule, not a piece, requires them). */
-const requiring = <S extends Schema.Schema.Any>(schema: S, keys: ReadonlyArray<string>) => {
-  const doc = Option.getOrElse(SchemaAST.getJSONSchemaAnnotation(schema.ast), () => ({}))
-  // the identifier is set again: the document names a re-annotated schema only when it is
-  const identifier = Option.getOrUndefined(SchemaAST.getIdentifierAnnotation(schema.ast))
-  return schema.annotations({ ...(identifier === undefined ? {} : { identifier }), jsonSchema: { ...doc, required: keys } }) as S
-}
 
 // ---------------------------------------------------------------------------------------------
 // Scheduled jobs: POST /api/scheduled_jobs, PUT /api/scheduled_jobs/<id>, POST …/<id>/toggle
@@ -230,7 +220,7 @@ const scheduleAndOptions = {
  * POST /api/scheduled_jobs. Name, components and targets are checked first, in that order (empty when
  * falsy: the rules then answer "name, components, targets required"); the rest is judged by the rules.
  */
-export const JobCreate = requiring(lenientStruct({
+export const JobCreate = documentRequired(lenientStruct({
   name: piece(Schema.String.annotations({ description: "≤ 512 characters" }), readName),
   components: piece(
     Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown })).annotations({
