@@ -121,6 +121,11 @@ describe("agent sockets follow the device", () => {
       const agent = yield* promise(() => enrolledAgent(engine, admin, "gone-host"))
       const socket = yield* connectedAgent(engine, agent)
       const state = disconnection(socket)
+      // Without a reason (absent or blank) the answer is the same clear 400 as the other control routes.
+      for (const query of ["", "?reason=", "?reason=%20"]) {
+        const refused = yield* promise(() => admin.request(`/api/devices/${agent.guid}${query}`, { method: "DELETE" }))
+        expect([query, refused.status, refused.json]).toEqual([query, 400, { error: "reason is required" }])
+      }
       const deleted = yield* promise(() => admin.request(`/api/devices/${agent.guid}?reason=retired`, { method: "DELETE" }))
       expect(deleted.json).toEqual({ status: "deleted", guid: agent.guid, hostname: "gone-host" })
       expect(yield* waitFor(() => state.reason, 10_000)).toBe("io server disconnect")

@@ -7,9 +7,6 @@ import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
 import { operatorPayload } from "../body.ts"
 
-const firstParam = (raw: string | ReadonlyArray<string> | undefined): string | undefined =>
-  typeof raw === "string" ? raw : raw?.[0]
-
 const createCodeBody = operatorPayload(CreateInstallCodeRequest)
 const approveBody = operatorPayload(ApproveRequest)
 
@@ -17,7 +14,7 @@ export const AdminLive = HttpApiBuilder.group(BorealisApi, "admin", (handlers) =
   Effect.gen(function*() {
     const admin = yield* EnrollmentAdmin
     return handlers
-      .handle("listCodes", ({ urlParams }) => Effect.map(admin.listCodes(firstParam(urlParams.status)), (codes) => ({ codes })))
+      .handle("listCodes", ({ urlParams }) => Effect.map(admin.listCodes(urlParams.status), (codes) => ({ codes })))
       .handleRaw("createCode", () =>
         Effect.gen(function*() {
           const body = yield* createCodeBody
@@ -27,7 +24,7 @@ export const AdminLive = HttpApiBuilder.group(BorealisApi, "admin", (handlers) =
       .handle("deleteCode", ({ path }) =>
         Effect.as(Effect.flatMap(currentActor, (a) => admin.deleteCode(path.id, a)), { status: "deleted" as const }))
       .handle("listApprovals", ({ urlParams }) =>
-        Effect.map(admin.listApprovals(firstParam(urlParams.status)), (approvals) => ({ approvals })))
+        Effect.map(admin.listApprovals(urlParams.status), (approvals) => ({ approvals })))
       .handleRaw("approve", ({ path }) =>
         Effect.gen(function*() {
           const body = yield* approveBody

@@ -7,7 +7,7 @@ import * as Schema from "effect/Schema"
 import { ApproveRequest, CreateInstallCodeRequest } from "../../services/enrollment/adminRequests.ts"
 import { Wire } from "../../services/errors.ts"
 import { access, RequireAdmin } from "./security.ts"
-import { FirstParam } from "./sites.ts"
+import { FirstParam } from "./query.ts"
 
 const InstallCode = Schema.Struct({
   id: Schema.String,

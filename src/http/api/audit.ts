@@ -6,7 +6,7 @@ import * as Schema from "effect/Schema"
 import { AuditRecord } from "../../services/audit/events.ts"
 import { Wire } from "../../services/errors.ts"
 import { access, RequireAdmin } from "./security.ts"
-import { FirstParam } from "./sites.ts"
+import { FirstParam } from "./query.ts"
 
 export class AuditApi extends HttpApiGroup.make("audit")
   .add(

@@ -6,6 +6,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { DescriptionRequest, ReasonRequest } from "../../services/devices/requests.ts"
 import { Wire } from "../../services/errors.ts"
+import { FirstParam } from "./query.ts"
 import { access, RequireAdmin, RequireOperator, RequireUser } from "./security.ts"
 
 /** The D-DEV snapshot (plus site fields and Online/Offline `status` in lists); described, not re-validated. */
@@ -116,7 +117,8 @@ export class DevicesApi extends HttpApiGroup.make("devices")
   .add(
     HttpApiEndpoint.del("remove", "/api/devices/:guid")
       .setPath(guidPath)
-      .setUrlParams(Schema.Struct({ reason: Schema.String.annotations({ description: "Why (required)" }) }))
+      // Optional to the router so that a missing reason answers the service's own 400 {"error":"reason is required"}.
+      .setUrlParams(Schema.Struct({ reason: FirstParam.annotations({ description: "Why (required)" }) }))
       .addSuccess(ControlAnswer)
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)

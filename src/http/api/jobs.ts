@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
 import { AnsibleRecap, JobCreate, JobToggle, JobUpdate, QuickRun } from "../../services/jobs/requests.ts"
 import { access, RequireOperator, RequireUser } from "./security.ts"
-import { FirstParam } from "./sites.ts"
+import { FirstParam } from "./query.ts"
 
 /** A job with its computed summary; described, not re-validated (see docs/jobs.md for the fields). */
 const Job = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({

@@ -6,6 +6,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Wire } from "../../services/errors.ts"
 import { AssignSiteRequest, CreateSiteRequest, DeleteSitesRequest, RenameSiteRequest } from "../../services/sites/requests.ts"
+import { FirstParam } from "./query.ts"
 import { access, RequireAdmin, RequireOperator } from "./security.ts"
 
 export const SiteSummary = Schema.Struct({
@@ -19,7 +20,6 @@ export const SiteSummary = Schema.Struct({
 export const SiteMapping = Schema.Struct({ site_id: Schema.Number, site_name: Schema.String })
 
 /** Flask's `request.args.get`: a repeated parameter counts by its first value. */
-export const FirstParam = Schema.optional(Schema.Union(Schema.String, Schema.Array(Schema.String)))
 
 export class SitesApi extends HttpApiGroup.make("sites")
   .add(

@@ -5,12 +5,10 @@ import { BadRequest } from "../../services/errors.ts"
 import { parseIsoUtc } from "../../services/time.ts"
 import { BorealisApi } from "../api/Api.ts"
 
-type Param = string | ReadonlyArray<string> | undefined
+type Param = string | undefined
 
-const first = (raw: Param): string | undefined => {
-  const v = typeof raw === "string" ? raw : raw?.[0]
-  return v === undefined || v.trim() === "" ? undefined : v.trim()
-}
+/** A query parameter's (first) value, trimmed; blank counts as absent. */
+const first = (raw: Param): string | undefined => (raw === undefined || raw.trim() === "" ? undefined : raw.trim())
 
 /** Epoch seconds (digits) or an ISO-8601 timestamp. */
 const instant = (raw: Param, name: string) => {

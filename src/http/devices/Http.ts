@@ -38,5 +38,5 @@ export const DevicesLive = HttpApiBuilder.group(BorealisApi, "devices", (handler
       .handleRaw("revoke", withReason(control.revoke))
       .handleRaw("quarantine", withReason(control.quarantine))
       .handleRaw("restore", withReason(control.restore))
-      .handle("remove", ({ path, urlParams }) => Effect.flatMap(currentActor, (a) => control.delete(path.guid, urlParams.reason, a)))
+      .handle("remove", ({ path, urlParams }) => Effect.flatMap(currentActor, (a) => control.delete(path.guid, urlParams.reason ?? "", a)))
   }))

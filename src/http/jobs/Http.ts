@@ -7,7 +7,7 @@ import { DeviceAuth } from "../../services/deviceAuth/DeviceAuth.ts"
 import { JobDispatch } from "../../services/jobs/JobDispatch.ts"
 import { JobResults } from "../../services/jobs/JobResults.ts"
 import { AnsibleRecap, JobCreate, JobToggle, JobUpdate, QuickRun } from "../../services/jobs/requests.ts"
-import { firstParam, ScheduledJobs } from "../../services/jobs/ScheduledJobs.ts"
+import { ScheduledJobs } from "../../services/jobs/ScheduledJobs.ts"
 import { currentActor } from "../actor.ts"
 import { BorealisApi } from "../api/Api.ts"
 import { agentPayload, beforeAuthentication, operatorPayload } from "../body.ts"
@@ -40,8 +40,8 @@ export const ScheduledJobsLive = HttpApiBuilder.group(BorealisApi, "scheduledJob
           return yield* jobs.toggle(path.id, yield* toggleBody, yield* currentActor)
         }))
       .handle("delete", ({ path }) => Effect.flatMap(currentActor, (a) => jobs.delete(path.id, a)))
-      .handle("runs", ({ path, urlParams }) => jobs.runs(path.id, firstParam(urlParams.days)))
-      .handle("devices", ({ path, urlParams }) => jobs.devices(path.id, firstParam(urlParams.occurrence)))
+      .handle("runs", ({ path, urlParams }) => jobs.runs(path.id, urlParams.days))
+      .handle("devices", ({ path, urlParams }) => jobs.devices(path.id, urlParams.occurrence))
       .handle("clearRuns", ({ path }) => Effect.flatMap(currentActor, (a) => jobs.clearRuns(path.id, a)))
   }))
 

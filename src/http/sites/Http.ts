@@ -29,8 +29,7 @@ export const SitesLive = HttpApiBuilder.group(BorealisApi, "sites", (handlers) =
           return { status: "ok" as const, deleted }
         }))
       .handle("deviceMap", ({ urlParams }) => {
-        const raw = urlParams.hostnames
-        const first = (typeof raw === "string" ? raw : raw?.[0] ?? "").trim()
+        const first = (urlParams.hostnames ?? "").trim()
         const parts = first.split(",").map((p) => p.trim()).filter((p) => p !== "")
         // `filter_set or None`: no usable hostname means every mapping.
         const filter = parts.length === 0 ? undefined : parts

@@ -26,10 +26,6 @@ const notFound = () => new NotFound({ error: "not found" })
 const jobIdOf = (raw: string): Effect.Effect<number, NotFound> =>
   /^\d{1,15}$/.test(raw) ? Effect.succeed(Number(raw)) : Effect.fail(notFound())
 
-/** `request.args.get(name)` when the parameter may repeat: its first value. */
-export const firstParam = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
-  typeof value === "string" ? value : value?.[0]
-
 export class ScheduledJobs extends Effect.Service<ScheduledJobs>()("borealis/ScheduledJobs", {
   effect: Effect.gen(function*() {
     const repo = yield* JobsRepo
