@@ -8,6 +8,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { AssemblyCreate, AssemblyDelete, AssemblyEdit, AssemblyMove, AssemblyRename } from "../../services/assemblies/requests.ts"
 import { Wire } from "../../services/errors.ts"
+import { FirstParam } from "./query.ts"
 import { access, RequireAdmin, RequireUser } from "./security.ts"
 
 const timestamps = {
@@ -59,6 +60,7 @@ const mutation = <const Name extends string, const Path extends `/${string}`>(na
 export class AssembliesApi extends HttpApiGroup.make("assemblies")
   .add(
     HttpApiEndpoint.get("list", "/api/assembly/list")
+      .setUrlParams(Schema.Struct({ island: FirstParam.annotations({ description: "scripts | workflows | ansible (aliases accepted)" }) }))
       .addSuccess(AssemblyListing)
       .addError(Wire.BadRequest)
       .middleware(RequireUser)
@@ -67,6 +69,7 @@ export class AssembliesApi extends HttpApiGroup.make("assemblies")
   )
   .add(
     HttpApiEndpoint.get("load", "/api/assembly/load")
+      .setUrlParams(Schema.Struct({ island: FirstParam, path: FirstParam.annotations({ description: "the file's path inside the island" }) }))
       .addSuccess(Schema.Unknown)
       .addError(Wire.BadRequest)
       .addError(Wire.NotFound)

@@ -1,7 +1,6 @@
-// Handlers for the assemblies group: the query read the way Flask did, bodies decoded at the edge with
+// Handlers for the assemblies group: query parameters read the way Flask did, bodies decoded at the edge with
 // the schemas the API declares (assemblies/requests.ts), then the service.
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import { Assemblies } from "../../services/assemblies/Assemblies.ts"
@@ -9,13 +8,8 @@ import { AssemblyCreate, AssemblyDelete, AssemblyEdit, AssemblyMove, AssemblyRen
 import { BorealisApi } from "../api/Api.ts"
 import { operatorPayload } from "../body.ts"
 
-/** `request.args.get(name, "").strip()`: the first value of a query parameter; non-strings read as empty. */
-const queryParam = (name: string) =>
-  Effect.map(HttpServerRequest.ParsedSearchParams, (params) => {
-    const value = params[name]
-    const first = Array.isArray(value) ? value[0] : value
-    return typeof first === "string" ? first.trim() : ""
-  })
+/** `request.args.get(name, "").strip()`: a query parameter's (first) value, or empty. */
+const arg = (value: string | undefined): string => (value ?? "").trim()
 
 const createBody = operatorPayload(AssemblyCreate)
 const editBody = operatorPayload(AssemblyEdit)
@@ -28,11 +22,8 @@ export const AssembliesLive = HttpApiBuilder.group(BorealisApi, "assemblies", (h
     const assemblies = yield* Assemblies
     const answer = <A>(result: A) => HttpServerResponse.unsafeJson(result)
     return handlers
-      .handle("list", () => Effect.flatMap(queryParam("island"), assemblies.list))
-      .handle("load", () =>
-        Effect.gen(function*() {
-          return yield* assemblies.load(yield* queryParam("island"), yield* queryParam("path"))
-        }))
+      .handle("list", ({ urlParams }) => assemblies.list(arg(urlParams.island)))
+      .handle("load", ({ urlParams }) => assemblies.load(arg(urlParams.island), arg(urlParams.path)))
       .handleRaw("create", () => createBody.pipe(Effect.flatMap(assemblies.create), Effect.map(answer)))
       .handleRaw("edit", () => editBody.pipe(Effect.flatMap(assemblies.edit), Effect.map(answer)))
       .handleRaw("rename", () => renameBody.pipe(Effect.flatMap(assemblies.rename), Effect.map(answer)))
