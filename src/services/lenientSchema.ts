@@ -8,6 +8,7 @@ import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Record from "effect/Record"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import { isRecord, type JsonRecord, pyInt, pyStrOrEmpty, pyText, pyTruthy } from "./pyValues.ts"
@@ -97,7 +98,8 @@ type Fields<P extends Pieces> = { readonly [K in keyof P]: ReturnType<typeof fie
  * and extra keys are allowed (they are ignored, as the original ignores them).
  */
 export const lenientStruct = <P extends Pieces>(pieces: P, identifier: string) => {
-  const fields = Object.fromEntries(Object.entries(pieces).map(([k, p]) => [k, field(p)])) as unknown as Fields<P>
+  // One property signature per piece; TypeScript cannot follow a mapped type through Record.map.
+  const fields = Record.map(pieces, field) as Fields<P>
   const struct = Schema.Struct(fields)
   const typed = JSONSchema.make(Schema.typeSchema(struct)) as { properties?: Record<string, unknown> }
   const required = Object.entries(pieces)
