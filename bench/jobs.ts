@@ -14,16 +14,20 @@
 // and writes bench/results/jobs-<time>.json (and jobs.json).
 import Sqlite from "better-sqlite3"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { EngineConfig } from "../src/layers/Config.ts"
 import { applyMigrations } from "../src/layers/Migrations.ts"
 import { SqlLive } from "../src/layers/Sql.ts"
+import * as Row from "../src/layers/sqlRows.ts"
 import { Scheduler, type TickReport } from "../src/scheduler/Scheduler.ts"
 import { Assemblies } from "../src/services/assemblies/Assemblies.ts"
 import { Audit } from "../src/services/audit/Audit.ts"
@@ -130,17 +134,23 @@ const tickBench = async () => {
   // Deliveries are counted; the device lookup each one makes in production runs for real.
   const channels = Layer.effect(
     JobChannels,
-    Effect.map(SqlClient.SqlClient, (sql) =>
-      JobChannels.make({
+    Effect.map(SqlClient.SqlClient, (sql) => {
+      const guidOf = SqlSchema.findOne({
+        Request: Schema.String,
+        Result: Schema.Struct({ guid: Row.Nullable(Row.Text) }),
+        execute: (hostname) => sql`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname}) LIMIT 1`
+      })
+      return JobChannels.make({
         onlineHostnames: Effect.succeed(online),
         resolveHost: (hostname) =>
-          sql<{ guid: string }>`SELECT guid FROM devices WHERE LOWER(hostname) = LOWER(${hostname}) LIMIT 1`.pipe(
-            Effect.map((rows) => ({ hostname, guid: rows[0]?.guid ?? null })),
+          guidOf(hostname).pipe(
+            Effect.map((row) => ({ hostname, guid: Option.getOrNull(row)?.guid ?? null })),
             Effect.orDie
           ),
         toTarget: () => Effect.sync(() => ++delivered.count && 1),
         toOperators: () => Effect.void
-      }))
+      })
+    })
   )
   const layer = JobsCore.pipe(
     Layer.provideMerge(channels),
