@@ -19,4 +19,7 @@ export const parseIsoUtc = (value: unknown): number | undefined => {
   return Number.isFinite(ms) ? ms : undefined
 }
 
+/** One day in milliseconds (retention windows and token lifetimes). */
+export const DAY_MS = 86_400_000
+
 export const epochSeconds = (epochMs: number): number => Math.floor(epochMs / 1000)

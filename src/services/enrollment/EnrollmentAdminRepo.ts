@@ -12,10 +12,9 @@ import * as Schema from "effect/Schema"
 import * as Row from "../../layers/sqlRows.ts"
 import { normalizeGuid } from "../devices/identity.ts"
 import { changes, transactionally } from "../sqlResult.ts"
-import { isoUtc, parseIsoUtc } from "../time.ts"
+import { DAY_MS, isoUtc, parseIsoUtc } from "../time.ts"
 import { approvalStatusOf, type DeviceApprovalRecord, type HostnameConflict, isoOrNull } from "./adminRecords.ts"
 
-const DAY_MS = 86_400_000
 
 const InstallCodeRow = Schema.Struct({
   id: Row.Text,

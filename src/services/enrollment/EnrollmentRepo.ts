@@ -12,10 +12,9 @@ import { randomUUID } from "node:crypto"
 import { type DeviceIdentityTable, DeviceRecords } from "../devices/DeviceRecords.ts"
 import { normalizeGuid } from "../devices/identity.ts"
 import { run } from "../sqlResult.ts"
-import { isoUtc } from "../time.ts"
+import { DAY_MS, isoUtc } from "../time.ts"
 import { hashRefreshToken, REFRESH_TOKEN_LIFETIME_DAYS } from "../tokens/refreshToken.ts"
 
-const DAY_MS = 86_400_000
 
 const InstallCodeRow = Schema.Struct({
   id: Row.Text,

@@ -9,9 +9,8 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import * as Row from "../../layers/sqlRows.ts"
 import { changes } from "../sqlResult.ts"
-import { isoUtc } from "../time.ts"
+import { DAY_MS, isoUtc } from "../time.ts"
 
-const DAY_MS = 86_400_000
 
 /** A stored token as refresh judges it, with whether its GUID has a purge barrier. */
 const StoredTokenRow = Schema.Struct({

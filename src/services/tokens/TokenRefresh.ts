@@ -9,7 +9,7 @@ import { DeviceRecords } from "../devices/DeviceRecords.ts"
 import { deviceStatusAllowsAccess, normalizeGuid } from "../devices/identity.ts"
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_LIFETIME_DAYS } from "./refreshToken.ts"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../errors.ts"
-import { isoUtc, parseIsoUtc } from "../time.ts"
+import { DAY_MS, isoUtc, parseIsoUtc } from "../time.ts"
 import { AccessTokens, ACCESS_TOKEN_LIFETIME_SECONDS } from "./AccessTokens.ts"
 import { Dpop, dpopWireError } from "./Dpop.ts"
 import { RefreshTokensRepo, type StoredRefreshToken } from "./RefreshTokensRepo.ts"
@@ -17,7 +17,6 @@ import type { RefreshRequest } from "./requests.ts"
 
 /** A superseded token presented within this many seconds is a lost response, not a theft. */
 export const ROTATION_GRACE_SECONDS = 30
-const DAY_MS = 86_400_000
 
 export interface RefreshInput {
   readonly body: RefreshRequest
