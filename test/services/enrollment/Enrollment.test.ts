@@ -64,6 +64,17 @@ const request = (body: ReturnType<ReturnType<typeof agent>["request"]>) =>
 const refused = <A, E extends { readonly _tag: string; readonly error: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(effect), (e) => [e._tag, e.error])
 
+/** At T0: an agent's request is pending; its poll body and the stored approval (to move between states). */
+const pendingPoll = (f: ReturnType<typeof fixture>) =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(T0)
+    const a = agent()
+    const pending = yield* request(a.request())
+    const approval = f.table.approvals[0]
+    if (approval === undefined) throw new Error("the request stored an approval")
+    return { a, pending, body: a.poll(pending.approval_reference, pending.server_nonce), approval }
+  })
+
 describe("Enrollment.request", () => {
   it.effect("a pending approval holding the claim; a repeat from the same key supersedes it", () => {
     const f = fixture()
@@ -147,13 +158,8 @@ describe("Enrollment.poll", () => {
   it.effect("each approval state answers as §1.2 says; approval gives tokens exactly once, then finalized", () => {
     const f = fixture()
     return Effect.gen(function*() {
-      yield* TestClock.setTime(T0)
       const enrollment = yield* Enrollment
-      const a = agent()
-      const pending = yield* request(a.request())
-      const body = a.poll(pending.approval_reference, pending.server_nonce)
-      const approval = f.table.approvals[0]
-      if (approval === undefined) throw new Error("the request stored an approval")
+      const { a, body, approval } = yield* pendingPoll(f)
       const answer = (status: string) => {
         approval.status = status
         return enrollment.poll(body)
@@ -210,13 +216,8 @@ describe("Enrollment.poll", () => {
   it.effect("a finalising proof counts once for 300 s: the same proof on an approved approval again is proof_replayed", () => {
     const f = fixture()
     return Effect.gen(function*() {
-      yield* TestClock.setTime(T0)
       const enrollment = yield* Enrollment
-      const a = agent()
-      const pending = yield* request(a.request())
-      const body = a.poll(pending.approval_reference, pending.server_nonce)
-      const approval = f.table.approvals[0]
-      if (approval === undefined) throw new Error("the request stored an approval")
+      const { body, approval } = yield* pendingPoll(f)
       approval.status = "approved"
       expect((yield* enrollment.poll(body))._tag).toBe("Ok")
       approval.status = "approved"

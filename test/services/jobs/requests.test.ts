@@ -6,6 +6,7 @@ import * as Either from "effect/Either"
 import { lenientDecoder } from "../../../src/services/lenientSchema.ts"
 import { checkCreate, checkUpdate, NO_FIELDS, REQUIRED_FIELDS } from "../../../src/services/jobs/jobInput.ts"
 import type { JobRow } from "../../../src/services/jobs/JobsRepo.ts"
+import { jobRow } from "./fixtures.ts"
 import {
   AnsibleRecap,
   JobCreate,
@@ -39,24 +40,11 @@ const body = (overrides: Record<string, unknown> = {}) => ({
   ...overrides
 })
 
-const stored: JobRow = {
-  id: 1,
-  name: "Nightly",
+const stored = jobRow({
   components_json: JSON.stringify(components),
-  targets_json: "[\"host-1\"]",
   schedule_type: "daily",
-  start_ts: Date.parse("2030-01-01T02:00:00Z") / 1000,
-  duration_stop_enabled: false,
-  expiration: "no_expire",
-  execution_context: "system",
-  credential_id: null,
-  use_service_account: false,
-  enabled: true,
-  created_at: 1,
-  updated_at: 1,
-  timezone: null,
-  created_by: "alice"
-}
+  start_ts: Date.parse("2030-01-01T02:00:00Z") / 1000
+})
 
 describe("JobCreate + checkCreate", () => {
   it("a UI body becomes every column, with the legacy defaults", () => {

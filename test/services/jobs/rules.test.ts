@@ -17,29 +17,13 @@ import { Audit } from "../../../src/services/audit/Audit.ts"
 import { emptyChannelsState, JobChannels, type TestChannelsState } from "../../../src/services/jobs/JobChannels.ts"
 import { JobResults, RECAP_LIMIT, type Reporter } from "../../../src/services/jobs/JobResults.ts"
 import { type JobRow, JobsRepo, type RecapRow } from "../../../src/services/jobs/JobsRepo.ts"
+import { jobRow } from "./fixtures.ts"
 import { AnsibleRecap, JobReport, JobToggle, JobUpdate } from "../../../src/services/jobs/requests.ts"
 import { ScheduledJobs } from "../../../src/services/jobs/ScheduledJobs.ts"
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "borealis-job-rules-"))
 
-const job: JobRow = {
-  id: 7,
-  name: "Nightly",
-  components_json: "[]",
-  targets_json: "[\"host-1\"]",
-  schedule_type: "immediately",
-  start_ts: null,
-  duration_stop_enabled: false,
-  expiration: "no_expire",
-  execution_context: "system",
-  credential_id: null,
-  use_service_account: false,
-  enabled: true,
-  created_at: 1,
-  updated_at: 1,
-  timezone: null,
-  created_by: "Alice"
-}
+const job = jobRow({ id: 7, created_by: "Alice" })
 
 const alice = { username: "alice", role: "User" }
 const bob = { username: "bob", role: "User" }
